@@ -1,0 +1,227 @@
+"""The `portside` command: the TUI with no arguments, `--auto`, or a subcommand.
+
+Headless paths never import textual (it is imported only when the TUI opens).
+Subcommands are the modules of `app.commands`: each defines `register(sub)`
+which adds its parser and sets `func=run(ctx) -> int`; a module may also define
+`auto_step(ctx) -> StepReport` and `AUTO_ORDER` to take part in `--auto`.
+
+stdout carries the report (text, or JSON with `--json`); diagnostics go to
+stderr. Exit codes: 0 ok, 1 problems found, 2 error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from functools import cached_property
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TextIO
+
+from app import __version__
+from app.errors import PortsideError
+
+if TYPE_CHECKING:
+    from app.config import Config
+    from app.state import State
+
+
+class Exit(IntEnum):
+    OK = 0
+    PROBLEMS = 1
+    ERROR = 2
+
+
+@dataclass
+class Ctx:
+    """What every command gets: parsed args, lazily loaded config and state, the streams."""
+
+    args: argparse.Namespace
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+
+    @property
+    def json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(getattr(self.args, "dry_run", False))
+
+    @cached_property
+    def config(self) -> Config:
+        from app.config import load_config
+
+        return load_config(getattr(self.args, "config", None))
+
+    @cached_property
+    def state(self) -> State:
+        from app.state import State
+
+        return State(getattr(self.args, "state_dir", None))
+
+    def emit(self, text: str, data: Any) -> None:
+        """Print the report: `data` as JSON with --json, else `text`."""
+        if self.json:
+            json.dump(data, self.out, indent=2, default=str, sort_keys=False)
+            self.out.write("\n")
+        elif text:
+            self.out.write(text if text.endswith("\n") else text + "\n")
+
+    def warn(self, message: str) -> None:
+        self.err.write(f"portside: {message}\n")
+
+
+@dataclass
+class StepReport:
+    """One step of `--auto`: its exit code, a text section and a JSON-able value."""
+
+    name: str
+    exit_code: int
+    text: str
+    data: Any
+
+
+# --------------------------------------------------------------------- the parser
+
+
+def _add_common(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Options accepted before or after the subcommand (`portside --json ports` == `ports --json`)."""
+
+    def d(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    g = p.add_argument_group("common options")
+    g.add_argument("--config", metavar="FILE", default=d(None), help="portside.yaml to use")
+    g.add_argument("--state-dir", metavar="DIR", default=d(None), help="where the state store lives")
+    g.add_argument("--json", action="store_true", default=d(False), help="print the report as JSON")
+    g.add_argument(
+        "--dry-run", action="store_true", default=d(False), help="plan and show, change nothing"
+    )
+    g.add_argument("--host", metavar="URL", default=d(None), help="Docker host (like DOCKER_HOST)")
+    g.add_argument("--context", metavar="NAME", default=d(None), help="Docker context to use")
+    g.add_argument(
+        "--project-dir",
+        metavar="DIR",
+        action="append",
+        default=d([]),
+        help="a compose project to include (repeatable)",
+    )
+    g.add_argument(
+        "-f",
+        "--file",
+        dest="compose_files",
+        metavar="FILE",
+        action="append",
+        default=d([]),
+        help="a compose file to include (repeatable)",
+    )
+    g.add_argument("--debug", action="store_true", default=d(False), help="show tracebacks")
+
+
+def command_modules() -> list[ModuleType]:
+    import app.commands as pkg
+
+    mods = []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            mods.append(importlib.import_module(f"app.commands.{info.name}"))
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="portside",
+        description="Ports, conflicts, remapping, integrations and health for self-hosted Docker "
+        "stacks. With no command, opens the dashboard.",
+        epilog="Exit codes: 0 ok, 1 problems found, 2 error.",
+    )
+    p.add_argument("--version", action="version", version=f"portside {__version__}")
+    p.add_argument(
+        "--auto",
+        action="store_true",
+        help="headless pass: discover, report conflicts, remap by policy, apply enabled "
+        "integrations, one health pass",
+    )
+    p.add_argument("--yes", action="store_true", help="with --auto: apply without asking")
+    p.add_argument(
+        "--recreate", action="store_true", help="with --auto: recreate moved services"
+    )
+    _add_common(p, suppress=False)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in command_modules():
+        register: Callable[[Any, Callable[[argparse.ArgumentParser], None]], None] = mod.register
+        register(sub, lambda sp: _add_common(sp, suppress=True))
+    return p
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    ctx = Ctx(args)
+    try:
+        if args.host:
+            os.environ["DOCKER_HOST"] = args.host
+        if args.command:
+            code = int(args.func(ctx))
+        elif args.auto:
+            code = run_auto(ctx)
+        else:
+            code = run_tui(ctx)
+    except PortsideError as exc:
+        ctx.warn(str(exc))
+        code = Exit.ERROR
+    except KeyboardInterrupt:
+        code = 130
+    except BrokenPipeError:
+        code = Exit.OK
+    except Exception as exc:  # the user gets one line; --debug shows the rest
+        if getattr(args, "debug", False):
+            raise
+        ctx.warn(f"internal error: {type(exc).__name__}: {exc} (re-run with --debug for details)")
+        code = Exit.ERROR
+    return code
+
+
+def run_tui(ctx: Ctx) -> int:
+    if not sys.stdout.isatty() and not os.environ.get("PORTSIDE_FORCE_TUI"):
+        ctx.warn("the dashboard needs a terminal; use a subcommand or --auto (see --help)")
+        return Exit.ERROR
+    config = ctx.config  # a bad config fails here, before the screen takes over
+    from app.tui import make_app
+
+    app = make_app(config=config, args=ctx.args)
+    app.run()
+    return int(app.return_code or 0)
+
+
+def run_auto(ctx: Ctx) -> int:
+    """Every command module's `auto_step`, in AUTO_ORDER; the exit code is the worst."""
+    steps = sorted(
+        (m for m in command_modules() if hasattr(m, "auto_step")),
+        key=lambda m: getattr(m, "AUTO_ORDER", 100),
+    )
+    reports: list[StepReport] = []
+    for mod in steps:
+        reports.append(mod.auto_step(ctx))
+    code = max((r.exit_code for r in reports), default=Exit.OK)
+    if ctx.json:
+        ctx.emit("", {"exit_code": code, "steps": {r.name: r.data for r in reports}})
+    else:
+        parts = [f"== {r.name} ==\n{r.text.rstrip()}\n" for r in reports]
+        if not reports:
+            parts.append("nothing to do: no automatic steps are installed\n")
+        ctx.emit("\n".join(parts), None)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pure port analysis, allocation and remap planning (no I/O)."""

@@ -1,0 +1,1 @@
+"""Port and container sources: Docker, swarm, compose files, host listeners, registry."""

@@ -1,0 +1,1 @@
+"""Integrations: one module per kind, the integrator protocol (base.py), the catalog."""

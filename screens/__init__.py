@@ -1,0 +1,1 @@
+"""Textual screens: views that render snapshots and ask for plans."""
