@@ -80,11 +80,9 @@ class PortsideApp(App[int]):
 
     @on(SourcesChanged)
     def _sources_changed(self, message: SourcesChanged) -> None:
-        if message.sender_is_app:
-            return
         self.sources.update(message.sources)
         with contextlib.suppress(ScreenStackError):  # the app may be closing
-            self.screen.post_message(SourcesChanged(dict(self.sources), sender_is_app=True))
+            self.screen.post_message(SourcesChanged(dict(self.sources)))
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:

@@ -13,12 +13,11 @@ from app.models import SourceStatus
 class SourcesChanged(Message):
     """The reachability of the sources (Docker engine, compose, host, ...) changed."""
 
-    bubble = False
+    bubble = False  # the app re-posts it to the active screen; it must not come back
 
-    def __init__(self, sources: dict[str, SourceStatus], *, sender_is_app: bool = False) -> None:
+    def __init__(self, sources: dict[str, SourceStatus]) -> None:
         super().__init__()
         self.sources = sources
-        self.sender_is_app = sender_is_app
 
 
 class SourcesBar(Static):
