@@ -1,0 +1,263 @@
+"""Port conflicts: a pure function of bindings (a snapshot) and the user's policy.
+
+Two bindings collide when the protocol matches, the port ranges overlap and
+the addresses overlap (a wildcard 0.0.0.0 / :: overlaps every address;
+127.0.0.1 and 127.0.0.2 do not). Bindings that are the same *claim* never
+collide: one owner on IPv4 and IPv6, or a compose-declared port and the
+container that compose already started for that project/service.
+
+Per protocol the bindings are sorted by first port and swept once, keeping
+only the ranges still open (a heap by last port), so the cost is
+O(n log n + overlapping pairs).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from app.models import (
+    BindingState,
+    Conflict,
+    ConflictKind,
+    PortBinding,
+    Protocol,
+    Snapshot,
+    Source,
+)
+from app.models import Severity as Sev
+
+K = ConflictKind
+LIVE = (BindingState.RUNNING, BindingState.LISTENING)
+WILL_START = (BindingState.DECLARED, BindingState.STOPPED)
+SEVERITY_ORDER = {Sev.ERROR: 0, Sev.WARNING: 1, Sev.INFO: 2}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the analysis needs from the config (and the engine)."""
+
+    port_range: tuple[int, int] | None = None
+    rootless: bool = False
+    pinned: frozenset[str] = frozenset()  # "project/service"
+
+
+def claim(b: PortBinding) -> str:
+    """Identity of the claim: a compose service, its containers and its registry entries are one."""
+    if b.project and b.service and b.source in (Source.COMPOSE, Source.DOCKER, Source.REGISTRY):
+        return f"service:{b.project}/{b.service}"
+    return b.owner
+
+
+def is_ingress(b: PortBinding) -> bool:
+    return b.source is Source.SWARM and b.name != "host"
+
+
+def addresses_overlap(a: PortBinding, b: PortBinding) -> bool:
+    return a.is_wildcard or b.is_wildcard or a.host_ip == b.host_ip
+
+
+def analyze(snapshot: Snapshot, policy: Policy | None = None) -> list[Conflict]:
+    return find_conflicts(snapshot.bindings, policy or Policy())
+
+
+def find_conflicts(bindings: Sequence[PortBinding], policy: Policy | None = None) -> list[Conflict]:
+    policy = policy or Policy()
+    found: dict[tuple[object, ...], Conflict] = {}
+    for proto in Protocol:
+        group = sorted((b for b in bindings if b.protocol is proto), key=lambda b: b.port)
+        open_: list[tuple[int, int, PortBinding, str]] = []  # (last port, seq, binding, claim)
+        for seq, b in enumerate(group):
+            while open_ and open_[0][0] < b.port:
+                heapq.heappop(open_)
+            c = claim(b)
+            for _, _, other, other_claim in open_:
+                if other_claim != c and addresses_overlap(b, other):
+                    conflict = pair_conflict(other, b)
+                    if conflict is not None:
+                        found.setdefault(_dedupe_key(conflict), conflict)
+            heapq.heappush(open_, (b.last_port, seq, b, c))
+    for conflict in (*registry_drift(bindings), *single_checks(bindings, policy)):
+        found.setdefault(_dedupe_key(conflict), conflict)
+    return sorted(found.values(), key=lambda c: (SEVERITY_ORDER[c.severity], c.port, c.kind.value, c.key))
+
+
+def _dedupe_key(c: Conflict) -> tuple[object, ...]:
+    # One owner's IPv4 and IPv6 bindings against another's: one conflict, not four.
+    return (c.kind, c.protocol, c.port, tuple(sorted(claim(p) for p in c.parties)))
+
+
+# ------------------------------------------------------------------ pairs
+
+
+def _kind(a: PortBinding, b: PortBinding) -> tuple[ConflictKind, Sev] | None:
+    states = {a.state, b.state}
+    sources = {a.source, b.source}
+    if Source.RESERVED in sources:
+        return None if sources == {Source.RESERVED} else (K.RESERVED, Sev.WARNING)
+    if Source.REGISTRY in sources:
+        return K.REGISTRY_DRIFT, Sev.WARNING
+    if is_ingress(a) or is_ingress(b):
+        return K.SWARM_INGRESS, Sev.ERROR
+    if Source.HOST in sources:
+        if sources == {Source.HOST}:
+            return None  # the kernel let both bind (SO_REUSEPORT, forked workers)
+        other = a if b.source is Source.HOST else b
+        return K.HOST_PROCESS, (Sev.ERROR if other.state in WILL_START else Sev.WARNING)
+    if states <= set(LIVE):
+        return None  # the engine already runs both: nothing will fail
+    if BindingState.DECLARED in states and states & set(LIVE):
+        return K.DECLARED_VS_LIVE, Sev.ERROR
+    if states == {BindingState.DECLARED}:
+        return K.DECLARED_VS_DECLARED, Sev.ERROR
+    if states == {BindingState.STOPPED}:
+        return K.STOPPED_VS_LIVE, Sev.INFO
+    return K.STOPPED_VS_LIVE, Sev.WARNING  # stopped vs running, or stopped vs declared
+
+
+def pair_conflict(a: PortBinding, b: PortBinding) -> Conflict | None:
+    kind_sev = _kind(a, b)
+    if kind_sev is None:
+        return None
+    kind, sev = kind_sev
+    first, last = max(a.port, b.port), min(a.last_port, b.last_port)
+    parties = sorted((a, b), key=_party_order)
+    x, y = parties
+    port = f"{first}-{last}/{a.protocol.value}" if last != first else f"{first}/{a.protocol.value}"
+    message, fix = _describe(kind, x, y, port, first)
+    return Conflict(
+        kind=kind,
+        severity=sev,
+        protocol=a.protocol,
+        port=first,
+        port_end=last if last != first else None,
+        host_ip=b.host_ip if a.is_wildcard else a.host_ip,
+        parties=parties,
+        message=message,
+        fix=fix,
+    )
+
+
+_ORDER = {
+    BindingState.DECLARED: 0,
+    BindingState.STOPPED: 1,
+    BindingState.ASSIGNED: 2,
+    BindingState.RUNNING: 3,
+    BindingState.LISTENING: 4,
+    BindingState.RESERVED: 5,
+}
+
+
+def _party_order(b: PortBinding) -> tuple[int, str]:
+    """The party that has to move comes first: declared, stopped, then what already runs."""
+    return _ORDER[b.state], b.owner
+
+
+def _who(b: PortBinding) -> str:
+    if b.source is Source.HOST:
+        return f"{b.process or 'a process'} (pid {b.pid if b.pid is not None else '?'})"
+    if b.source is Source.SWARM:
+        return f"swarm service {b.service}"
+    return f"{b.label()} ({b.state.value})"
+
+
+def _describe(kind: ConflictKind, x: PortBinding, y: PortBinding, port: str, first: int) -> tuple[str, str]:
+    if kind is K.DECLARED_VS_LIVE:
+        return (f"{port}: {_who(x)} wants the port {_who(y)} holds; `up` will fail",
+                f"remap {x.label()} to a free port, or stop {y.label()}")
+    if kind is K.DECLARED_VS_DECLARED:
+        return (f"{port}: {_who(x)} and {_who(y)} both declare it; the second `up` will fail",
+                f"remap one of them (e.g. {y.label()})")
+    if kind is K.STOPPED_VS_LIVE:
+        verb = "will fail to start" if y.state in LIVE else "cannot run at the same time as the other"
+        return (f"{port}: {_who(x)} {verb}: {_who(y)} claims it",
+                f"remap {x.label()}, or remove the stopped container if it is obsolete")
+    if kind is K.HOST_PROCESS:
+        host, other = (x, y) if x.source is Source.HOST else (y, x)
+        return (f"{port}: {_who(host)} holds the port {_who(other)} publishes",
+                f"stop {host.process or 'the process'} or remap {other.label()}")
+    if kind is K.SWARM_INGRESS:
+        ing, other = (x, y) if is_ingress(x) else (y, x)
+        return (f"{port}: swarm ingress of {ing.service} holds it on every node; {_who(other)} collides",
+                f"remap {other.label()}, or publish {ing.service} in host mode")
+    if kind is K.REGISTRY_DRIFT:
+        reg, other = (x, y) if x.source is Source.REGISTRY else (y, x)
+        return (f"{port}: the registry assigns it to {reg.name}, but {_who(other)} claims it",
+                f"remap {other.label()}, or change the registry entry {reg.name}")
+    res, other = (x, y) if x.source is Source.RESERVED else (y, x)  # RESERVED
+    return (f"{port}: reserved in portside.yaml, but {_who(other)} claims it",
+            f"remap {other.label()}, or drop {first} from reserved_ports")
+
+
+# --------------------------------------------------------------- singles
+
+
+def registry_drift(bindings: Iterable[PortBinding]) -> list[Conflict]:
+    """A service whose live or declared port differs from the port the registry assigns it."""
+    actual: dict[tuple[str, str, int | None, Protocol], list[PortBinding]] = {}
+    registry = []
+    for b in bindings:
+        if b.source is Source.REGISTRY:
+            registry.append(b)
+        elif b.source in (Source.COMPOSE, Source.DOCKER) and b.project and b.service:
+            actual.setdefault((b.project, b.service, b.target, b.protocol), []).append(b)
+    out = []
+    for r in registry:
+        seen = actual.get((r.project or "", r.service or "", r.target, r.protocol), [])
+        if seen and all(s.port != r.port for s in seen):
+            now = sorted({s.port for s in seen})
+            out.append(
+                Conflict(
+                    kind=K.REGISTRY_DRIFT,
+                    severity=Sev.WARNING,
+                    protocol=r.protocol,
+                    port=r.port,
+                    host_ip=r.host_ip,
+                    parties=[r, seen[0]],
+                    message=f"{r.port_text()}: registry assigns {r.name} port {r.port}, "
+                    f"but it uses {', '.join(map(str, now))}",
+                    fix=f"move {r.project}/{r.service} back to {r.port}, or update the registry entry",
+                )
+            )
+    return out
+
+
+def single_checks(bindings: Iterable[PortBinding], policy: Policy) -> list[Conflict]:
+    """Out-of-range ports (compose/registry) and privileged ports under rootless Docker."""
+    out = []
+    seen: set[tuple[str, int, Protocol]] = set()
+    for b in bindings:
+        if b.source not in (Source.COMPOSE, Source.REGISTRY, Source.DOCKER):
+            continue
+        if (b.owner, b.port, b.protocol) in seen:
+            continue
+        seen.add((b.owner, b.port, b.protocol))
+        svc = f"{b.project}/{b.service}"
+        lo_hi = policy.port_range
+        if lo_hi and b.source is not Source.DOCKER and svc not in policy.pinned and not (
+            lo_hi[0] <= b.port and b.last_port <= lo_hi[1]
+        ):
+            out.append(_single(K.OUT_OF_RANGE, Sev.INFO, b,
+                               f"{b.port_text()}: {_who(b)} is outside the managed range {lo_hi[0]}-{lo_hi[1]}",
+                               "remap it into the range, pin it, or widen port_range"))
+        if policy.rootless and b.port < 1024 and b.state in WILL_START:
+            out.append(_single(K.PRIVILEGED, Sev.ERROR, b,
+                               f"{b.port_text()}: {_who(b)} needs a privileged port, which rootless Docker cannot bind",
+                               "remap it to a port >= 1024, or lower net.ipv4.ip_unprivileged_port_start"))
+    return out
+
+
+def _single(kind: ConflictKind, sev: Sev, b: PortBinding, message: str, fix: str) -> Conflict:
+    return Conflict(kind=kind, severity=sev, protocol=b.protocol, port=b.port, port_end=b.port_end,
+                    host_ip=b.host_ip, parties=[b], message=message, fix=fix)
+
+
+def conflicting_owners(conflicts: Iterable[Conflict]) -> dict[str, Sev]:
+    """owner -> worst severity, for flagging rows in a bindings table."""
+    worst: dict[str, Sev] = {}
+    for c in conflicts:
+        for p in c.parties:
+            if p.owner not in worst or SEVERITY_ORDER[c.severity] < SEVERITY_ORDER[worst[p.owner]]:
+                worst[p.owner] = c.severity
+    return worst

@@ -1,0 +1,264 @@
+"""Build the Snapshot from every source, each failing alone; keep it fresh from Docker events.
+
+`take_snapshot(config, options)` asks each source in turn. A source that fails
+is recorded as `Snapshot.sources[name] = SourceStatus(ok=False, error=...)`
+and contributes nothing; the others still report (Docker down: compose files,
+host listeners and the registry are still there).
+
+`LiveSnapshots` is the live-update loop behind the dashboard, with no Textual
+in it: one thread pumps the Docker events stream into a wake-up queue, another
+takes a snapshot whenever something happened (debounced) or the refresh
+interval passed (host listeners have no events). Snapshots never overlap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.config import Config
+from app.models import PortBinding, Snapshot, SourceStatus
+from app.ports.analysis import Policy
+
+SOURCES = ("docker", "swarm", "compose", "host", "registry")
+EVENT_TYPES = ["container", "service"]
+# Actions that change what a snapshot shows (healthcheck exec_* events would only add noise).
+RELEVANT_ACTIONS = frozenset(
+    {"create", "start", "restart", "die", "destroy", "rename", "pause", "unpause", "update",
+     "remove", "health_status"}
+)
+ROOTLESS_NOTE = "rootless"
+
+
+@dataclass
+class SnapshotOptions:
+    """The per-run inputs: which engine, which extra compose projects, which state dir."""
+
+    host: str | None = None
+    context: str | None = None
+    project_dirs: list[str] = field(default_factory=list)
+    compose_files: list[str] = field(default_factory=list)
+    state_dir: str | None = None
+    timeout: float = 10.0
+
+    @classmethod
+    def from_args(cls, args: Any) -> SnapshotOptions:
+        return cls(
+            host=getattr(args, "host", None),
+            context=getattr(args, "context", None),
+            project_dirs=list(getattr(args, "project_dir", None) or []),
+            compose_files=list(getattr(args, "compose_files", None) or []),
+            state_dir=getattr(args, "state_dir", None),
+        )
+
+
+def _fail(exc: BaseException) -> SourceStatus:
+    from app.sources.engine import explain
+
+    return SourceStatus(ok=False, error=str(exc) if isinstance(exc, Exception) and str(exc) else explain(exc))
+
+
+def connect_engine(options: SnapshotOptions) -> Any:
+    from app.sources.engine import connect, resolve_endpoint
+
+    return connect(resolve_endpoint(options.host, options.context), timeout=options.timeout)
+
+
+def take_snapshot(
+    config: Config,
+    options: SnapshotOptions | None = None,
+    *,
+    client: Any = None,
+    engine_error: BaseException | None = None,
+) -> Snapshot:
+    """The world now. Never raises for a failing source.
+
+    `client` reuses an open engine connection; `engine_error` says the caller
+    already failed to connect (the Docker source reports it without retrying).
+    """
+    from app.sources import docker_src, host, registry, swarm
+    from app.sources.engine import resolve_endpoint
+
+    opts = options or SnapshotOptions()
+    st: dict[str, SourceStatus] = {}
+    containers: list[Any] = []
+    services: list[Any] = []
+    try:
+        if engine_error is not None:
+            raise engine_error
+        client = client or connect_engine(opts)
+        containers = docker_src.list_containers(client)
+        rootless = docker_src.detect_rootless(client)
+        where = resolve_endpoint(opts.host, opts.context).describe()
+        st["docker"] = SourceStatus(ok=True, detail=f"{where}{' (rootless)' if rootless else ''}")
+    except Exception as exc:
+        client = None
+        st["docker"] = _fail(exc)
+    if client is None:
+        st["swarm"] = SourceStatus(ok=False, error="needs the Docker engine")
+    else:
+        try:
+            services = swarm.list_services(client)
+            st["swarm"] = SourceStatus(ok=True, detail=f"{len(services)} services" if services else "not a swarm manager")
+        except Exception as exc:
+            st["swarm"] = _fail(exc)
+    engine_bindings = [b for c in containers for b in c.ports] + [b for s in services for b in s.ports]
+
+    projects, compose_bindings = _compose(config, opts, containers, st)
+
+    host_bindings: list[PortBinding] = []
+    try:
+        listeners, note = host.list_listeners()
+        host_bindings = host.attribute(listeners, engine_bindings)
+        st["host"] = SourceStatus(ok=True, detail=note)
+    except Exception as exc:
+        st["host"] = _fail(exc)
+
+    intended = registry.reserved_bindings(config.reserved_ports)
+    try:
+        from app.state import State
+
+        with State(opts.state_dir) as state:
+            intended = registry.registry_bindings(state.registry()) + intended
+        st["registry"] = SourceStatus(ok=True)
+    except Exception as exc:
+        st["registry"] = _fail(exc)
+
+    return Snapshot(
+        containers=containers,
+        swarm_services=services,
+        projects=projects,
+        bindings=engine_bindings + compose_bindings + host_bindings + intended,
+        sources=st,
+    )
+
+
+def _compose(config: Config, opts: SnapshotOptions, containers: list[Any], st: dict[str, SourceStatus]) -> tuple[list[Any], list[PortBinding]]:
+    try:
+        from app.sources.compose import discover_projects
+
+        projects, errors = discover_projects(list(config.stacks), opts.project_dirs, opts.compose_files, containers)
+    except Exception as exc:
+        st["compose"] = _fail(exc)
+        return [], []
+    if errors:
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        st["compose"] = SourceStatus(ok=False, error=errors[0] + more, detail=f"{len(projects)} projects loaded")
+    else:
+        st["compose"] = SourceStatus(ok=True, detail=f"{len(projects)} projects")
+    return projects, [b for p in projects for s in p.services for b in s.ports]
+
+
+def policy_for(config: Config, snapshot: Snapshot) -> Policy:
+    """The analysis policy: the config's range and pins; rootless from config, else detected."""
+    rootless = config.rootless
+    if rootless is None:
+        docker = snapshot.sources.get("docker")
+        rootless = bool(docker and docker.ok and (docker.detail or "").endswith("(rootless)"))
+    return Policy(
+        port_range=(config.port_range.start, config.port_range.end),
+        rootless=rootless,
+        pinned=frozenset(config.pinned),
+    )
+
+
+def project_dirs_of(snapshot: Snapshot) -> list[Path]:
+    return [Path(p.project_dir) for p in snapshot.projects]
+
+
+# ------------------------------------------------------------------ live updates
+
+_STOP = "__stop__"
+
+
+class LiveSnapshots:
+    """Snapshots on Docker events (debounced) and every `interval` seconds; never overlapping.
+
+    Run `pump_events(cancelled)` in one thread and `run(publish, cancelled)` in
+    another; `refresh()` asks for a snapshot now; `stop()` ends both.
+    """
+
+    def __init__(self, config: Config, options: SnapshotOptions, *, interval: float = 15.0, debounce: float = 0.3) -> None:
+        self.config, self.options = config, options
+        self.interval, self.debounce = interval, debounce
+        self._wake: queue.Queue[str] = queue.Queue()
+        self._stopped = threading.Event()
+        self._stream: Any = None
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def refresh(self, reason: str = "refresh") -> None:
+        self._wake.put(reason)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.put(_STOP)
+        with self._lock:
+            stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
+
+    def snapshots(self, cancelled: Callable[[], bool] = lambda: False) -> Iterator[Snapshot]:
+        """A snapshot now, then one after each burst of events or interval."""
+        while not (cancelled() or self._stopped.is_set()):
+            yield self._take()
+            try:
+                reason = self._wake.get(timeout=self.interval)
+            except queue.Empty:
+                continue
+            deadline = time.monotonic() + self.debounce
+            while reason != _STOP and (left := deadline - time.monotonic()) > 0:
+                try:
+                    reason = self._wake.get(timeout=left)  # coalesce a burst of events
+                except queue.Empty:
+                    break
+            if reason == _STOP:
+                return
+
+    def run(self, publish: Callable[[Snapshot], None], cancelled: Callable[[], bool] = lambda: False) -> None:
+        for snap in self.snapshots(cancelled):
+            publish(snap)
+
+    def _take(self) -> Snapshot:
+        error = None
+        if self._client is None:
+            try:
+                self._client = connect_engine(self.options)
+            except Exception as exc:
+                error = exc
+        snap = take_snapshot(self.config, self.options, client=self._client, engine_error=error)
+        if not snap.sources["docker"].ok and self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+            self._client = None  # reconnect next time
+        return snap
+
+    def pump_events(self, cancelled: Callable[[], bool] = lambda: False, retry: float = 5.0) -> None:
+        """Follow the Docker events stream, waking the snapshot loop; reconnect after failures."""
+        while not (cancelled() or self._stopped.is_set()):
+            try:
+                client = connect_engine(self.options)
+                stream = client.events(decode=True, filters={"type": EVENT_TYPES})
+                with self._lock:
+                    if self._stopped.is_set():
+                        stream.close()
+                        return
+                    self._stream = stream
+                self.refresh("events connected")  # whatever changed while we were away
+                for event in stream:
+                    if cancelled() or self._stopped.is_set():
+                        return
+                    action = str(event.get("Action") or "").split(":", 1)[0]
+                    if action in RELEVANT_ACTIONS:
+                        self.refresh(f"{event.get('Type')} {action}")
+            except Exception:
+                pass  # engine down or stream broken: the snapshot says why; try again
+            if self._stopped.wait(retry):
+                return

@@ -1,0 +1,168 @@
+"""Containers from the Docker engine: running and stopped, their published ports, labels, health.
+
+One low-level list call (`client.api.containers(all=True)`) gives every container
+with the ports a *running* one publishes (IPv4 and IPv6 separately, ranges as
+one entry per port). A stopped container publishes nothing yet, but it will
+claim `HostConfig.PortBindings` when it starts, so those (and only those) are
+read with one inspect each.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from app.models import BindingState, ContainerInfo, HealthState, PortBinding, Protocol, Source
+
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+COMPOSE_WORKDIR = "com.docker.compose.project.working_dir"
+COMPOSE_FILES = "com.docker.compose.project.config_files"
+SWARM_SERVICE = "com.docker.swarm.service.name"
+
+_HEALTH_RE = re.compile(r"\((?:health: )?(healthy|unhealthy|starting)\)")
+_HEALTH = {"healthy": HealthState.HEALTHY, "unhealthy": HealthState.UNHEALTHY, "starting": HealthState.STARTING}
+
+
+def health_from_status(status: str) -> HealthState | None:
+    """`Up 3 minutes (healthy)` -> HEALTHY; `(health: starting)` -> STARTING; no HEALTHCHECK -> None."""
+    m = _HEALTH_RE.search(status or "")
+    return _HEALTH[m.group(1)] if m else None
+
+
+def container_owner(name: str, labels: Mapping[str, str]) -> str:
+    """Owner id of a container's ports; a swarm task's ports belong to its service."""
+    svc = labels.get(SWARM_SERVICE)
+    return f"swarm:{svc}" if svc else f"container:{name}"
+
+
+def list_containers(client: Any) -> list[ContainerInfo]:
+    """Every container (stopped ones too) with its published ports."""
+    out = []
+    for raw in client.api.containers(all=True):
+        bindings_spec = None
+        if raw.get("State") != "running" and not raw.get("Ports"):
+            bindings_spec = _stopped_port_bindings(client, raw["Id"])
+        out.append(container_from_api(raw, bindings_spec))
+    return out
+
+
+def _stopped_port_bindings(client: Any, cid: str) -> dict[str, Any] | None:
+    import docker.errors
+
+    try:
+        info = client.api.inspect_container(cid)
+    except docker.errors.NotFound:  # removed between list and inspect
+        return None
+    return (info.get("HostConfig") or {}).get("PortBindings") or None
+
+
+def container_from_api(raw: Mapping[str, Any], port_bindings: Mapping[str, Any] | None = None) -> ContainerInfo:
+    """A ContainerInfo from one entry of `GET /containers/json` (+ PortBindings if stopped)."""
+    name = (raw.get("Names") or ["/" + raw["Id"][:12]])[0].lstrip("/")
+    labels = dict(raw.get("Labels") or {})
+    state = raw.get("State") or "unknown"
+    project, service = labels.get(COMPOSE_PROJECT), labels.get(COMPOSE_SERVICE)
+    common = {
+        "source": Source.DOCKER,
+        "owner": container_owner(name, labels),
+        "container": name,
+        "container_id": raw["Id"],
+        "project": project,
+        "service": service,
+    }
+    if raw.get("Ports"):
+        running = state in ("running", "restarting", "paused")
+        bstate = BindingState.RUNNING if running else BindingState.STOPPED
+        ports = _published(raw["Ports"], common, bstate)
+    else:
+        ports = _declared(port_bindings or {}, common)
+    created = raw.get("Created")
+    files = labels.get(COMPOSE_FILES)
+    return ContainerInfo(
+        id=raw["Id"],
+        name=name,
+        image=raw.get("Image") or "",
+        state=state,
+        status=raw.get("Status") or "",
+        health=health_from_status(raw.get("Status") or ""),
+        project=project,
+        service=service,
+        working_dir=labels.get(COMPOSE_WORKDIR),
+        config_files=[f for f in files.split(",") if f] if files else [],
+        labels=labels,
+        ports=ports,
+        created=datetime.fromtimestamp(created, UTC) if isinstance(created, int | float) else None,
+    )
+
+
+def _published(entries: Iterable[Mapping[str, Any]], common: dict[str, Any], state: BindingState) -> list[PortBinding]:
+    """Published ports of a running container; consecutive ports collapse into one range."""
+    singles = sorted(
+        (e.get("IP") or "0.0.0.0", e.get("Type") or "tcp", int(e["PublicPort"]), int(e["PrivatePort"]))
+        for e in entries
+        if e.get("PublicPort") and (e.get("Type") or "tcp") in ("tcp", "udp")  # sctp: not modelled
+    )
+    out: list[PortBinding] = []
+    run: list[Any] | None = None  # [ip, proto, first, last, target_first, target_last]
+    for ip, proto, port, target in singles:
+        if run and run[:2] == [ip, proto] and port == run[3] + 1 and target == run[5] + 1:
+            run[3], run[5] = port, target
+            continue
+        if run:
+            out.append(_binding(common, state, *run))
+        run = [ip, proto, port, port, target, target]
+    if run:
+        out.append(_binding(common, state, *run))
+    return out
+
+
+def _declared(port_bindings: Mapping[str, Any], common: dict[str, Any]) -> list[PortBinding]:
+    """Ports a stopped container will claim when it starts (`HostConfig.PortBindings`)."""
+    out = []
+    for spec, hosts in sorted(port_bindings.items()):
+        target_text, _, proto = spec.partition("/")
+        if (proto or "tcp") not in ("tcp", "udp"):
+            continue
+        for h in hosts or []:
+            host_port = (h or {}).get("HostPort") or ""
+            if not host_port or host_port == "0":
+                continue  # an ephemeral port: nothing fixed to collide with
+            first, _, last = host_port.partition("-")
+            t_first, _, t_last = target_text.partition("-")
+            out.append(
+                _binding(
+                    common,
+                    BindingState.STOPPED,
+                    (h or {}).get("HostIp") or "0.0.0.0",
+                    proto or "tcp",
+                    int(first),
+                    int(last or first),
+                    int(t_first),
+                    int(t_last or t_first),
+                )
+            )
+    return out
+
+
+def _binding(
+    common: dict[str, Any], state: BindingState, ip: str, proto: str, port: int, last: int, target: int, target_last: int
+) -> PortBinding:
+    return PortBinding(
+        **common,
+        host_ip=ip,
+        port=port,
+        port_end=last if last != port else None,
+        target=target,
+        target_end=target_last if target_last != target else None,
+        protocol=Protocol(proto),
+        state=state,
+    )
+
+
+def detect_rootless(client: Any) -> bool:
+    """Rootless Docker says so in `SecurityOptions` (`name=rootless`)."""
+    opts = client.info().get("SecurityOptions") or []
+    return any("rootless" in str(o) for o in opts)
