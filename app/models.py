@@ -54,9 +54,10 @@ class PortOrigin(Frozen):
 
     For a literal in a compose file: `file`, `line`, `column` (1-based) and `text`
     (the characters of the number as written). When the number comes from
-    `${VAR}` interpolation: `env_var` names the variable, `env_file` the `.env`
-    that defines it (None when only a `${VAR:-default}` default exists), and
-    `line`/`column` point into that `.env` when it defines the variable.
+    `${VAR}` interpolation: `file`/`line`/`column`/`text` locate the whole
+    `${...}` expression in the compose file, `env_var` names the variable,
+    `env_file` the `.env` that defines it (None when only a `${VAR:-default}`
+    default exists or the process environment sets it) and `env_line` its line there.
     """
 
     file: str
