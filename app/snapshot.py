@@ -262,3 +262,19 @@ class LiveSnapshots:
                 pass  # engine down or stream broken: the snapshot says why; try again
             if self._stopped.wait(retry):
                 return
+
+
+# ------------------------------------------------------------------ headless
+
+
+def snapshot_for(ctx: Any, *, refresh: bool = False) -> Snapshot:
+    """The run's snapshot, taken once per CLI run and shared by `--auto` steps (refresh: take anew)."""
+    snap: Snapshot | None = getattr(ctx, "_portside_snapshot", None)
+    if snap is None or refresh:
+        snap = take_snapshot(ctx.config, SnapshotOptions.from_args(ctx.args))
+        ctx._portside_snapshot = snap
+    return snap
+
+
+def sources_json(snapshot: Snapshot) -> dict[str, Any]:
+    return {name: st.model_dump(mode="json") for name, st in sorted(snapshot.sources.items())}

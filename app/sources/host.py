@@ -57,7 +57,7 @@ def list_listeners() -> tuple[list[PortBinding], str | None]:
         )
         out.setdefault((b.owner, b.host_ip, b.port, b.protocol), b)  # SO_REUSEPORT: one per owner
     if any(b.pid is None for b in out.values()) and note is None:
-        note = "some listeners belong to processes this user cannot see (run as root for names)"
+        note = "some listeners have no visible process (another user or PID namespace)"
     return list(out.values()), note
 
 

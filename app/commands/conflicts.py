@@ -1,0 +1,86 @@
+"""`portside conflicts`: every port conflict between the sources, with severity and a fix.
+
+Also step 10 of `portside --auto` (discovery: sources + conflicts).
+Exit 1 when a conflict of error severity exists (something will fail), else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from app.cli import Ctx, Exit, StepReport
+from app.models import Conflict, Severity, Snapshot
+
+AUTO_ORDER = 10
+
+
+def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = sub.add_parser(
+        "conflicts",
+        help="list port conflicts between containers, swarm, compose files, host processes and the registry",
+        description="Find every port conflict. Exit 1 if one of error severity exists (an `up` or a "
+        "start will fail), 0 otherwise.",
+    )
+    p.add_argument(
+        "--severity",
+        choices=[s.value for s in Severity],
+        default="info",
+        help="show conflicts of this severity and worse (default: all)",
+    )
+    common(p)
+    p.set_defaults(func=run)
+
+
+def conflict_json(c: Conflict) -> dict[str, Any]:
+    return {"key": c.key, **c.model_dump(mode="json")}
+
+
+def analyze_run(ctx: Ctx) -> tuple[Snapshot, list[Conflict]]:
+    from app.ports.analysis import analyze
+    from app.snapshot import policy_for, snapshot_for
+
+    snap = snapshot_for(ctx)
+    for name, st in sorted(snap.sources.items()):
+        if not st.ok:
+            ctx.warn(f"source {name} unavailable: {st.error}")
+    return snap, analyze(snap, policy_for(ctx.config, snap))
+
+
+def report(snap: Snapshot, conflicts: list[Conflict], minimum: str = "info") -> tuple[int, str, dict[str, Any]]:
+    from app.ports.analysis import SEVERITY_ORDER
+    from app.snapshot import sources_json
+
+    limit = SEVERITY_ORDER[Severity(minimum)]
+    shown = [c for c in conflicts if SEVERITY_ORDER[c.severity] <= limit]
+    counts = Counter(c.severity.value for c in shown)
+    summary = {s.value: counts.get(s.value, 0) for s in Severity}
+    data = {
+        "taken_at": snap.taken_at.isoformat(),
+        "sources": sources_json(snap),
+        "summary": summary,
+        "conflicts": [conflict_json(c) for c in shown],
+    }
+    if shown:
+        lines = [f"{c.severity.value.upper():8}{c.kind.value:21}{c.message}\n{'':29}fix: {c.fix}" for c in shown]
+        parts = ", ".join(f"{n} {s}" for s, n in summary.items() if n)
+        lines.append(f"{len(shown)} conflicts: {parts}")
+    else:
+        lines = [f"no conflicts ({len(snap.bindings)} bindings checked)"]
+    code = Exit.PROBLEMS if summary["error"] else Exit.OK
+    return code, "\n".join(lines), data
+
+
+def run(ctx: Ctx) -> int:
+    snap, conflicts = analyze_run(ctx)
+    code, text, data = report(snap, conflicts, getattr(ctx.args, "severity", "info"))
+    ctx.emit(text, data)
+    return code
+
+
+def auto_step(ctx: Ctx) -> StepReport:
+    snap, conflicts = analyze_run(ctx)
+    code, text, data = report(snap, conflicts)
+    return StepReport(name="conflicts", exit_code=code, text=text, data=data)
