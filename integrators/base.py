@@ -1,47 +1,58 @@
-"""The integrator protocol and the registry of integrators.
+"""The integrator protocol, the registry of integrators, and small helpers for plans.
 
-An integrator declares its `kind`, a pydantic `Settings` model (the wizard form
-is generated from it: field titles, descriptions, defaults, validation), and
-three functions:
+An integrator declares its `kind`, a `title`, a pydantic `Settings` model (the
+wizard form is generated from it: field titles, descriptions, defaults,
+validation; mark secret fields with `secret_field(...)`), and three methods:
 
-- `detect(snapshot)`: providers and consumers found among the stacks;
-- `plan(snapshot, settings, ctx)`: a pure Plan (file edits) — applied by
-  `app.executor.apply_plan`, never written here;
+- `detect(snapshot)`: providers and consumers found among the stacks
+  (use `integrators.catalog.services(snapshot)`);
+- `plan(snapshot, settings, ctx)`: a pure Plan (file edits built with
+  `file_edit`) plus the generated secrets to keep; applied by
+  `integrators.engine` through `app.executor.apply_plan`, never written here;
 - `verify(snapshot, settings, ctx)`: checks against the running service.
 
-Built-in integrators live in this package; third-party ones register through
-the entry-point group `portside.integrators` (the entry point names a class).
-No Textual import here.
+Built-in integrators are listed in `BUILTINS`; third-party ones register
+through the entry-point group `portside.integrators` (the entry point names a
+class). No Textual import here.
 """
 
 from __future__ import annotations
 
+import types
+import typing
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from app.models import Plan, Snapshot
+from app.executor import sha256_file
+from app.models import FileEdit, Plan, Snapshot
 
 ENTRY_POINT_GROUP = "portside.integrators"
+REDACTED = "********"
 
-# Built-in integrator modules, imported lazily: "module:Class".
+# Built-in integrator classes, imported lazily: "module:Class".
 BUILTINS: list[str] = []
 
 
 @dataclass(frozen=True)
 class ServiceRef:
-    """A service found in the stacks (running container or compose declaration)."""
+    """A service found in the stacks (compose declaration and/or container)."""
 
     name: str  # "project/service" or container name
-    catalog_id: str | None  # e.g. "grafana"; None when the catalog does not know it
+    catalog_id: str | None  # e.g. "grafana"; None when neither catalog nor labels know it
     project: str | None = None
     service: str | None = None
     project_dir: str | None = None
     image: str | None = None
-    ports: tuple[int, ...] = ()
+    ports: tuple[int, ...] = ()  # published host ports
+    container: str | None = None  # container name when one exists
+    running: bool = False
+    provides: tuple[str, ...] = ()
+    consumes: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,11 @@ class PlanContext:
     secrets: dict[str, str]  # generated secrets kept across re-runs (state store)
     project_dir: Path | None = None
     other_settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # e.g. email for SSO
+    compose_files: tuple[str, ...] = ()  # the project's compose files (for the override)
+
+    def path(self, name: str) -> Path:
+        """A file in the output directory."""
+        return self.output_dir / name
 
 
 @dataclass(frozen=True)
@@ -76,11 +92,11 @@ class Integrator(Protocol):
 
     def detect(self, snapshot: Snapshot) -> Detection: ...
 
-    def plan(self, snapshot: Snapshot, settings: BaseModel, ctx: PlanContext) -> tuple[Plan, dict[str, str]]:
+    def plan(self, snapshot: Snapshot, settings: Any, ctx: PlanContext) -> tuple[Plan, dict[str, str]]:
         """The plan, plus the secrets to keep (generated once, stable across re-runs)."""
         ...
 
-    def verify(self, snapshot: Snapshot, settings: BaseModel, ctx: PlanContext) -> list[Check]: ...
+    def verify(self, snapshot: Snapshot, settings: Any, ctx: PlanContext) -> list[Check]: ...
 
 
 def load_integrators() -> dict[str, Integrator]:
@@ -94,10 +110,79 @@ def load_integrators() -> dict[str, Integrator]:
         found[cls.kind] = cls()
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
-            cls = ep.load()
+            inst = ep.load()()
         except Exception:  # a broken plugin must not take portside down
             continue
-        inst = cls()
         if isinstance(inst, Integrator) and inst.kind not in found:
             found[inst.kind] = inst
     return found
+
+
+# ------------------------------------------------------------------ plan helpers
+
+
+def file_edit(
+    path: Path | str, text: str, *, secret: bool = False, mode: int | None = None, description: str = ""
+) -> FileEdit:
+    """Create-or-replace `path` with `text` (the old hash read now; secret files 0600)."""
+    return FileEdit(
+        path=str(path),
+        old_sha256=sha256_file(path),
+        new_text=text,
+        mode=mode if mode is not None else (0o600 if secret else None),
+        secret=secret,
+        description=description,
+    )
+
+
+# ---------------------------------------------------------------------- secrets
+
+
+def secret_field(default: Any = None, **kwargs: Any) -> Any:
+    """A pydantic Field that is a secret: redacted in records, reports and the wizard."""
+    extra = dict(kwargs.pop("json_schema_extra", None) or {})
+    extra["secret"] = True
+    return Field(default, json_schema_extra=extra, **kwargs)
+
+
+def is_secret(info: Any) -> bool:
+    extra = info.json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get("secret"))
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    out: list[type[BaseModel]] = []
+    for arg in typing.get_args(annotation):
+        out += _models_in(arg)
+    return out
+
+
+def redact(model_cls: type[BaseModel], data: Any) -> Any:
+    """`data` (a dumped `model_cls`) with every secret field replaced by ********."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for name, info in model_cls.model_fields.items():
+        if name not in out:
+            continue
+        if is_secret(info):
+            out[name] = REDACTED if out[name] else out[name]
+            continue
+        for sub in _models_in(info.annotation):
+            value = out[name]
+            if isinstance(value, list):
+                out[name] = [redact(sub, v) for v in value]
+            elif isinstance(value, dict):
+                out[name] = redact(sub, value)
+    return out
+
+
+def redacted_settings(settings: BaseModel) -> dict[str, Any]:
+    return dict(redact(type(settings), settings.model_dump(mode="json")))
+
+
+def is_optional(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation)
