@@ -145,7 +145,9 @@ def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-def send_sync(client: httpx.Client, d: Delivery, *, sleep: Callable[[float], None] = time.sleep) -> bool:
+def send_sync(
+    client: httpx.Client, d: Delivery, *, sleep: Callable[[float], None] = time.sleep
+) -> bool:
     for attempt in range(ATTEMPTS):
         try:
             r = client.post(d.url, json=d.json, content=d.content, headers=d.headers)
@@ -217,7 +219,9 @@ class _Worker:
         self.q.put(d)
         with self.lock:
             if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._run, name="portside-notify", daemon=True)
+                self.thread = threading.Thread(
+                    target=self._run, name="portside-notify", daemon=True
+                )
                 self.thread.start()
 
     def _run(self) -> None:

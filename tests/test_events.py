@@ -78,7 +78,16 @@ def config(webhooks=(), ntfy=(), kinds=None) -> Config:
 def test_event_is_stored_and_webhook_gets_json(tmp_path, sink):
     state = State(tmp_path)
     cfg = config(webhooks=[sink.url + "/hook"])
-    events.record_event(state, cfg, "health-changed", target="http:web", name="web", old="healthy", new="unhealthy", error="HTTP 500")
+    events.record_event(
+        state,
+        cfg,
+        "health-changed",
+        target="http:web",
+        name="web",
+        old="healthy",
+        new="unhealthy",
+        error="HTTP 500",
+    )
     assert events.flush(10)
     got = sink.wait_for(1)
     assert len(got) == 1 and got[0]["path"] == "/hook"
@@ -113,7 +122,9 @@ def test_filtered_kinds_are_stored_but_not_sent(tmp_path, sink):
 def test_retries_after_server_errors():
     s = Sink(fail_first=2)
     try:
-        events.record_event(None, config(webhooks=[s.url]), "port-remapped", message="web 8080 -> 8081")
+        events.record_event(
+            None, config(webhooks=[s.url]), "port-remapped", message="web 8080 -> 8081"
+        )
         assert events.flush(10)
         assert len(s.wait_for(1)) == 1
         assert s.fail_first == 0
