@@ -165,3 +165,16 @@ async def test_webhook_once_per_transition(docker_client, run_container, tmp_pat
         assert kinds == ["health-changed", "health-changed"]
     finally:
         sink.close()
+
+
+def test_cli_reports_and_exits_by_status(docker_client, run_container, cli):
+    ok = run_container({"80/tcp": free_port()}, labels={"portside.health": "/health"})
+    bad = run_container({"80/tcp": free_port()}, labels={"portside.health": "/missing"})
+    code, out, _err = cli("health", ok.name, "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert [(t["name"], t["status"]) for t in data["targets"]] == [(ok.name, "healthy")]
+    code, out, _err = cli("health", ok.name, bad.name)
+    assert code == 1
+    line = next(line for line in out.splitlines() if bad.name in line)
+    assert line.startswith("unhealthy") and "HTTP 404" in line
