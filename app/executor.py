@@ -77,8 +77,8 @@ def edit_diff(edit: FileEdit) -> str:
         mode = oct(edit.mode) if edit.mode is not None else "0o600"
         return f"# {verb} secret file {edit.path} ({size} bytes, mode {mode}, contents hidden)\n"
     new = "" if edit.delete else edit.new_text
-    a = f"a/{edit.path}" if path.exists() else "/dev/null"
-    b = "/dev/null" if edit.delete else f"b/{edit.path}"
+    a = f"a/{edit.path.lstrip('/')}" if path.exists() else "/dev/null"
+    b = "/dev/null" if edit.delete else f"b/{edit.path.lstrip('/')}"
     lines = difflib.unified_diff(
         old.splitlines(keepends=True), new.splitlines(keepends=True), a, b
     )
@@ -152,8 +152,8 @@ def render_diff_from_backups(plan: Plan, backups: dict[str, str | None]) -> str:
                 difflib.unified_diff(
                     old.splitlines(keepends=True),
                     new.splitlines(keepends=True),
-                    f"a/{edit.path}" if b else "/dev/null",
-                    "/dev/null" if edit.delete else f"b/{edit.path}",
+                    f"a/{edit.path.lstrip('/')}" if b else "/dev/null",
+                    "/dev/null" if edit.delete else f"b/{edit.path.lstrip('/')}",
                 )
             )
         )
@@ -179,29 +179,44 @@ def _check_fresh(plan: Plan) -> None:
 def _write_all(
     plan: Plan, state_dir: Path, before_write: Callable[[int, FileEdit], None] | None
 ) -> tuple[dict[str, str | None], list[str]]:
+    """Stage every file, then rename them into place; all-or-nothing, even across a SIGKILL.
+
+    The journal is written before anything touches the disk and says which
+    phase we are in: while staging only temp files and backups exist (the
+    targets are untouched, recovery deletes the temps); from "commit" on, the
+    backups are complete and fsynced, so recovery restores every target.
+    `before_write(i, edit)` runs right before target i is replaced (tests inject faults there).
+    """
     stamp = utcnow().strftime("%Y%m%dT%H%M%S.%fZ")
     backup_dir = state_dir / "backups" / stamp
     backups: dict[str, str | None] = {}
     temps: list[tuple[FileEdit, Path | None]] = []
     journal = state_dir / JOURNAL_NAME
+    planned = [str(_temp_path(Path(e.path))) for e in plan.edits]
+    phase = "staging"
+    _write_json_atomic(journal, {"phase": phase, "temps": planned, "backups": {}})
     try:
         # 1. stage: back up every old file, write every new one to a temp file beside it
         for i, edit in enumerate(plan.edits):
-            if before_write is not None:
-                before_write(i, edit)
             target = Path(edit.path)
             if target.exists():
                 backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
                 b = backup_dir / f"{i:03d}-{target.name}"
                 shutil.copy2(target, b)
+                _fsync_file(b)
                 backups[edit.path] = str(b)
             else:
                 backups[edit.path] = None
             temps.append((edit, None if edit.delete else _write_temp(edit)))
-        # 2. journal: what to restore if we die during the renames
-        _write_json_atomic(journal, {"backups": backups})
+        if backups and any(backups.values()):
+            _fsync_dir(backup_dir)
+        # 2. journal: from here on a crash is rolled back from the backups
+        phase = "commit"
+        _write_json_atomic(journal, {"phase": phase, "temps": planned, "backups": backups})
         # 3. commit: renames are atomic one by one; the journal covers the window between them
-        for edit, tmp in temps:
+        for i, (edit, tmp) in enumerate(temps):
+            if before_write is not None:
+                before_write(i, edit)
             if tmp is None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(edit.path)
@@ -209,18 +224,31 @@ def _write_all(
                 os.replace(tmp, edit.path)
             _fsync_dir(Path(edit.path).parent)
         journal.unlink()
+        _fsync_dir(state_dir)
     except BaseException as exc:
-        for _edit, tmp in temps:
-            if tmp is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-        if journal.exists():
+        for p in planned:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(p)
+        if phase == "commit":
             _restore(backups)
+        with contextlib.suppress(FileNotFoundError):
             journal.unlink()
         if isinstance(exc, OSError):
             raise ApplyError(f"{getattr(exc, 'filename', '') or 'write'}: {exc.strerror or exc}; nothing was changed") from None
         raise
     return backups, [e.path for e in plan.edits]
+
+
+def _temp_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.portside-{os.getpid()}.tmp")
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_temp(edit: FileEdit) -> Path:
@@ -230,7 +258,7 @@ def _write_temp(edit: FileEdit) -> Path:
     mode = edit.mode if edit.mode is not None else (st.st_mode & 0o7777 if st else 0o644)
     if edit.secret and edit.mode is None:
         mode = 0o600
-    tmp = target.with_name(f".{target.name}.portside-{os.getpid()}.tmp")
+    tmp = _temp_path(target)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, edit.new_text.encode("utf-8"))
@@ -252,6 +280,7 @@ def _restore(backups: dict[str, str | None]) -> None:
         else:
             tmp = Path(path).with_name(f".{Path(path).name}.portside-restore.tmp")
             shutil.copy2(backup, tmp)
+            _fsync_file(tmp)
             os.replace(tmp, path)
 
 
@@ -260,8 +289,15 @@ def recover(state_dir: Path) -> bool:
     journal = state_dir / JOURNAL_NAME
     if not journal.exists():
         return False
-    data = json.loads(journal.read_text(encoding="utf-8"))
-    _restore(data.get("backups", {}))
+    try:
+        data = json.loads(journal.read_text(encoding="utf-8"))
+    except ValueError:  # torn journal: written atomically, so this is not ours to act on
+        data = {}
+    for p in data.get("temps", []):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(p)
+    if data.get("phase", "commit") == "commit":
+        _restore(data.get("backups", {}))
     journal.unlink()
     return True
 

@@ -1,0 +1,109 @@
+"""Remapping, end to end without a terminal: shared by `portside remap`, `undo` and the TUI.
+
+snapshot -> conflicts -> `plan_remap` (pure) -> `apply_remap` (the one executor:
+registry and history in the decision's transaction, plus the optional
+plain-text decisions log) -> `plan_undo` / `undo` for a decision's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from app.compose_edit import port_text
+from app.config import Config
+from app.errors import ApplyError, PortsideError
+from app.executor import ApplyResult, apply_plan, sha256_file
+from app.models import Conflict, Decision, FileEdit, Plan, PortMove, Severity, Snapshot
+from app.ports.remap import RemapContext, registry_updates
+from app.state import State
+
+
+def remap_context(config: Config, state: State | None, snapshot: Snapshot, *, recreate: bool = False) -> RemapContext:
+    mtimes: dict[str, float] = {}
+    for p in snapshot.projects:
+        for f in p.compose_files:
+            with contextlib.suppress(OSError):
+                mtimes[f] = os.stat(f).st_mtime
+    return RemapContext(config=config, registry=state.registry() if state else [], mtimes=mtimes,
+                        recreate=recreate)
+
+
+def error_conflicts(conflicts: list[Conflict]) -> list[Conflict]:
+    return [c for c in conflicts if c.severity is Severity.ERROR]
+
+
+def apply_remap(plan: Plan, state: State, config: Config, *, run_actions: bool = True) -> ApplyResult:
+    """Apply a remap plan; the registry follows in the same transaction; the text log is appended."""
+    result = apply_plan(plan, state, run_actions=run_actions, registry=registry_updates(plan))
+    if config.decisions_log:
+        append_decisions_log(Path(config.decisions_log).expanduser(), result.decision)
+    return result
+
+
+def log_lines(decision: Decision) -> list[str]:
+    """`[timestamp] [service] [old->new] [reason]`, one line per move (or one for the decision)."""
+    stamp = decision.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if not decision.moves:
+        return [f"[{stamp}] [-] [-] [{decision.kind}: {decision.title}]"]
+    out = []
+    for m in decision.moves:
+        who = f"{m.project}/{m.service}" if m.project else m.owner
+        old, new = port_text(m.old_port, m.old_port_end), port_text(m.new_port, m.new_port_end)
+        reason = " ".join((m.reason or decision.reason or decision.kind).split())
+        out.append(f"[{stamp}] [{who}] [{old}->{new}] [{reason}]")
+    return out
+
+
+def append_decisions_log(path: Path, decision: Decision) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        for line in log_lines(decision):
+            fh.write(line + "\n")
+
+
+# ------------------------------------------------------------------------- undo
+
+
+def plan_undo(decision: Decision) -> Plan:
+    """Restore the files of `decision` from its backups; refuses if they changed since."""
+    if decision.undone_by is not None:
+        raise PortsideError(f"decision {decision.id} was already undone by decision {decision.undone_by}")
+    edits: list[FileEdit] = []
+    for path in decision.files:
+        now = sha256_file(path)
+        if now != decision.hashes.get(path):
+            raise ApplyError(
+                f"{path}: changed since decision {decision.id} wrote it; undo would lose those edits "
+                "— restore it by hand from the backup " + str(decision.backups.get(path) or "(none: it was new)")
+            )
+        backup = decision.backups.get(path)
+        if backup is None:
+            edits.append(FileEdit(path=path, old_sha256=now, new_text="", delete=True,
+                                  description="remove the file the decision created"))
+            continue
+        try:
+            text = Path(backup).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ApplyError(f"{backup}: backup unreadable ({exc.strerror}); cannot undo") from None
+        edits.append(FileEdit(path=path, old_sha256=now, new_text=text, description=f"restore from {backup}"))
+    moves = [
+        PortMove(owner=m.owner, project=m.project, service=m.service, target=m.target, protocol=m.protocol,
+                 old_port=m.new_port, old_port_end=m.new_port_end, new_port=m.old_port,
+                 new_port_end=m.old_port_end, reason=f"undo of decision {decision.id}")
+        for m in decision.moves
+    ]
+    return Plan(kind="undo", title=f"Undo decision {decision.id}: {decision.title}",
+                reason=f"undo of decision {decision.id}", edits=edits, moves=moves)
+
+
+def undo(state: State, config: Config, decision_id: int) -> ApplyResult:
+    decision = state.decision(decision_id)
+    if decision is None:
+        raise PortsideError(f"no decision {decision_id}; see `portside decisions`")
+    plan = plan_undo(decision)
+    result = apply_remap(plan, state, config, run_actions=False)
+    state.mark_undone(decision_id, result.decision.id or 0)
+    return result
+
