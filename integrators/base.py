@@ -32,9 +32,15 @@ from app.models import FileEdit, Plan, Snapshot
 
 ENTRY_POINT_GROUP = "portside.integrators"
 REDACTED = "********"
+LOAD_ERRORS: dict[str, str] = {}  # "module:Class" or entry point -> why it did not load
 
 # Built-in integrator classes, imported lazily: "module:Class".
-BUILTINS: list[str] = []
+BUILTINS: list[str] = [
+    "integrators.sso:SsoIntegrator",
+    "integrators.proxy:ProxyIntegrator",
+    "integrators.monitoring:MonitoringIntegrator",
+    "integrators.email:EmailIntegrator",
+]
 
 
 @dataclass(frozen=True)
@@ -104,17 +110,25 @@ def load_integrators() -> dict[str, Integrator]:
     from importlib import import_module
 
     found: dict[str, Integrator] = {}
+    LOAD_ERRORS.clear()
     for spec in BUILTINS:
         mod_name, _, cls_name = spec.partition(":")
-        cls = getattr(import_module(mod_name), cls_name)
-        found[cls.kind] = cls()
+        try:
+            inst = getattr(import_module(mod_name), cls_name)()
+        except Exception as exc:  # one broken integrator must not take the others down
+            LOAD_ERRORS[spec] = f"{type(exc).__name__}: {exc}"
+            continue
+        found[inst.kind] = inst
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             inst = ep.load()()
-        except Exception:  # a broken plugin must not take portside down
+        except Exception as exc:  # a broken plugin must not take portside down
+            LOAD_ERRORS[f"{ep.name} = {ep.value}"] = f"{type(exc).__name__}: {exc}"
             continue
         if isinstance(inst, Integrator) and inst.kind not in found:
             found[inst.kind] = inst
+        elif not isinstance(inst, Integrator):
+            LOAD_ERRORS[f"{ep.name} = {ep.value}"] = "not an integrator (needs kind, title, Settings, detect, plan, verify)"
     return found
 
 

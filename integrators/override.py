@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from app.errors import PortsideError
 from app.models import FileEdit
 from integrators.base import PlanContext, file_edit
 
@@ -48,9 +49,10 @@ def project_compose_files(project_dir: Path) -> list[str]:
 
 
 def _env_line(key: str, value: str) -> str:
-    if "\n" in value:
-        raise ValueError(f"{key}: a value for an env file cannot span lines")
-    return f"{key}={value}\n"
+    """`KEY='value'`: single quotes are literal for compose v1 (python-dotenv) and v2 alike."""
+    if "\n" in value or "'" in value or "\\" in value:
+        raise PortsideError(f"{key}: a value with a newline, ' or \\ cannot go into an env file")
+    return f"{key}='{value}'\n"
 
 
 def override_edits(
@@ -58,10 +60,15 @@ def override_edits(
     kind: str,
     env: dict[str, dict[str, str]],
     secret_env: dict[str, dict[str, str]] | None = None,
+    extra: dict[str, dict[str, object]] | None = None,
 ) -> list[FileEdit]:
-    """Edits that give each compose service `env` (+ `secret_env` via 0600 env files)."""
+    """Edits that give each compose service `env` (+ `secret_env` via 0600 env files).
+
+    `extra` adds other keys per service (e.g. `volumes`); `$` in values is escaped for compose.
+    """
     secret_env = secret_env or {}
-    services = sorted(set(env) | set(secret_env))
+    extra = extra or {}
+    services = sorted(set(env) | set(secret_env) | set(extra))
     if not services or ctx.project_dir is None:
         return []
     project_dir = ctx.project_dir
@@ -78,7 +85,8 @@ def override_edits(
                                    description=f"secret environment for {svc}"))
             body["env_file"] = [f"./{out_rel}/{name}"]
         if env.get(svc):
-            body["environment"] = dict(sorted(env[svc].items()))
+            body["environment"] = {k: v.replace("$", "$$") for k, v in sorted(env[svc].items())}
+        body.update(extra.get(svc, {}))
         doc["services"][svc] = body
     override_name = f"compose.{kind}.yaml"
     text = (
