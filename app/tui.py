@@ -21,7 +21,7 @@ from app.models import SourceStatus
 from screens.base import SourcesChanged
 from screens.containers import ContainersScreen
 from screens.decisions import DecisionsScreen
-from screens.health import HealthScreen
+from screens.health import HealthScreen, start_health_worker
 from screens.help import HelpModal
 from screens.integrations import IntegrationsScreen
 from screens.ports import PortsScreen
@@ -61,6 +61,7 @@ class PortsideApp(App[int]):
             self.set_keymap(self.config.keymap)
         self.probe_engine()
         self.set_interval(15.0, self.probe_engine)
+        start_health_worker(self)  # async worker: the poller's checks are asyncio I/O
 
     def action_help(self) -> None:
         self.push_screen(HelpModal())

@@ -1,18 +1,251 @@
-"""The Health screen."""
+"""The Health screen: one row per target, updated in place, and the poller that feeds it.
+
+The poller (app.health.Poller) runs as an async worker on the app's loop —
+its checks are asyncio I/O, and the blocking parts (snapshot, SQLite) run in
+threads. Changes are batched every PUBLISH_EVERY seconds into one
+`HealthChanged` message for the active screen; `app.health_statuses` keeps
+the latest status per target for screens that mount or resume later (the
+Containers screen reads it too, keyed by container name).
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any, ClassVar
 
-from screens.base import Pending, PortsideScreen
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable, Static
+from textual.worker import Worker
+
+from app.health import Poller, TargetStatus
+from app.health_targets import Target, build_targets
+from app.models import HealthState, Snapshot
+from screens.base import PortsideScreen
+
+PUBLISH_EVERY = 0.5
+RETARGET_EVERY = 30.0  # seconds between target refreshes when the app has no live snapshot
+BARS = "▁▂▃▄▅▆▇█"
+STYLE = {
+    HealthState.HEALTHY: "bold green",
+    HealthState.DEGRADED: "bold yellow",
+    HealthState.UNHEALTHY: "bold red",
+    HealthState.STARTING: "cyan",
+    HealthState.UNKNOWN: "dim",
+}
+COLUMNS = (
+    ("status", "Status", 9),
+    ("target", "Target", 22),
+    ("latency", "Latency", 8),
+    ("trend", "Recent", 12),
+    ("detail", "Detail", 40),
+)
+
+
+class HealthChanged(Message):
+    """Statuses of some targets changed (and some targets went away)."""
+
+    bubble = False
+
+    def __init__(self, changed: dict[str, TargetStatus], removed: list[str]) -> None:
+        super().__init__()
+        self.changed = changed
+        self.removed = removed
+
+
+def sparkline(values: list[float | None], width: int = 12) -> str:
+    vals = values[-width:]
+    top = max((v for v in vals if v is not None), default=0.0) or 1.0
+    return "".join(
+        " " if v is None else BARS[min(int(v / top * (len(BARS) - 1)), len(BARS) - 1)] for v in vals
+    )
+
+
+def latency_text(st: TargetStatus) -> str:
+    return "-" if st.latency_ms is None else f"{st.latency_ms:.0f} ms"
+
+
+def row_cells(st: TargetStatus) -> dict[str, Any]:
+    why = st.last_error if st.status == HealthState.UNHEALTHY else st.detail
+    return {
+        "status": Text(st.status.value, style=STYLE.get(st.status, "")),
+        "target": st.target.name,
+        "latency": latency_text(st),
+        "trend": sparkline([s.latency_ms for s in st.history]),
+        "detail": why or st.target.describe(),
+    }
 
 
 class HealthScreen(PortsideScreen):
     AREA = "health"
+    selected: str | None = None  # the target whose history the detail pane shows
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "poll_now", "Poll now", id="health-poll-now"),
+    ]
 
     def compose_body(self) -> ComposeResult:
-        yield Pending(
-            "[b]Health[/b]\n\nThis view will show: Health of every service endpoint, polled in the background, with latency history.\n\n"
-            "It is not built yet; nothing here is sample data.",
-            classes="pending",
+        table: DataTable[Any] = DataTable(id="health-table", cursor_type="row", zebra_stripes=True)
+        for key, label, width in COLUMNS:
+            table.add_column(label, key=key, width=width)
+        yield table
+        yield Static("", id="health-empty")
+        yield Static("Select a row (Enter) for its history and last error.", id="health-detail")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._show(dict(statuses_of(self.app)), [])
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        current = statuses_of(self.app)
+        table = self.query_one(DataTable)
+        gone = [str(k.value) for k in list(table.rows) if k.value not in current]
+        self._show(dict(current), gone)
+
+    def on_health_changed(self, message: HealthChanged) -> None:
+        self._show(message.changed, message.removed)
+
+    def _show(self, changed: dict[str, TargetStatus], removed: list[str]) -> None:
+        table = self.query_one(DataTable)
+        with self.app.batch_update():
+            for tid in removed:
+                if tid in table.rows:
+                    table.remove_row(tid)
+            for tid, st in sorted(changed.items()):
+                cells = row_cells(st)
+                if tid in table.rows:
+                    for col, value in cells.items():
+                        table.update_cell(tid, col, value)
+                else:
+                    table.add_row(*cells.values(), key=tid)
+        empty = self.query_one("#health-empty", Static)
+        empty.display = table.row_count == 0
+        empty.update(
+            "No health targets yet: label a container portside.health=/path, run a service the "
+            "catalog knows, or add health.checks to portside.yaml."
         )
+        if self.selected in changed:
+            self._detail(changed[self.selected])
+
+    @on(DataTable.RowSelected)
+    @on(DataTable.RowHighlighted)
+    def _row_chosen(self, event: DataTable.RowSelected | DataTable.RowHighlighted) -> None:
+        self.selected = str(event.row_key.value) if event.row_key is not None else None
+        st = statuses_of(self.app).get(self.selected or "")
+        if st is not None:
+            self._detail(st)
+
+    def _detail(self, st: TargetStatus) -> None:
+        lines = [f"[b]{st.target.name}[/b]  {st.target.describe()}  ({st.target.source})"]
+        lines.append(f"last error: {st.last_error or '-'}")
+        recent = list(st.history)[-6:]
+        lines.append(
+            "  ".join(
+                f"{s.at:%H:%M:%S} {s.status.value} {'-' if s.latency_ms is None else f'{s.latency_ms:.0f}ms'}"
+                for s in reversed(recent)
+            )
+            or "no checks yet"
+        )
+        self.query_one("#health-detail", Static).update("\n".join(lines))
+
+    def action_poll_now(self) -> None:
+        poller = getattr(self.app, "health_poller", None)
+        if poller is not None:
+            poller.poll_now()
+            self.notify("polling every target now")
+
+
+# ----------------------------------------------------------------- the worker
+
+
+def statuses_of(app: App[Any]) -> dict[str, TargetStatus]:
+    return getattr(app, "health_statuses", {})
+
+
+def health_by_container(app: App[Any]) -> dict[str, HealthState]:
+    """The worst status per container name: the Containers screen's `health` column."""
+    rank = [
+        HealthState.HEALTHY,
+        HealthState.UNKNOWN,
+        HealthState.STARTING,
+        HealthState.DEGRADED,
+        HealthState.UNHEALTHY,
+    ]
+    out: dict[str, HealthState] = {}
+    for st in statuses_of(app).values():
+        name = st.target.container
+        if name and (name not in out or rank.index(st.status) > rank.index(out[name])):
+            out[name] = st.status
+    return out
+
+
+def start_health_worker(app: App[Any]) -> Worker[None]:
+    """Run the poller on the app's loop. `app.health_targets` (a callable) overrides discovery."""
+    return app.run_worker(
+        _poll_forever(app),
+        group="health",
+        exclusive=True,
+        exit_on_error=False,
+        description="health poller",
+    )
+
+
+def _default_targets(app: App[Any]) -> Callable[[], list[Target]]:
+    config = app.config  # type: ignore[attr-defined]
+
+    def targets() -> list[Target]:
+        snap = getattr(app, "snapshot", None)  # the discovery worker's latest, when it keeps one
+        if not isinstance(snap, Snapshot):
+            from app.snapshot import SnapshotOptions, take_snapshot
+
+            snap = take_snapshot(config, SnapshotOptions.from_args(getattr(app, "args", None)))
+        return build_targets(snap, config)
+
+    return targets
+
+
+async def _poll_forever(app: App[Any]) -> None:
+    config = app.config  # type: ignore[attr-defined]
+    dirty: set[str] = set()
+    statuses: dict[str, TargetStatus] = {}
+    app.health_statuses = statuses  # type: ignore[attr-defined]
+    poller = Poller(
+        config,
+        state_dir=getattr(getattr(app, "args", None), "state_dir", None),
+        on_update=lambda st: dirty.add(st.target.id),
+    )
+    app.health_poller = poller  # type: ignore[attr-defined]
+    provider = getattr(app, "health_targets", None) or _default_targets(app)
+    runner = asyncio.create_task(poller.run())
+    next_targets = 0.0
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            removed: list[str] = []
+            if loop.time() >= next_targets:
+                targets = await asyncio.to_thread(provider)
+                poller.set_targets(targets)
+                removed = [tid for tid in statuses if tid not in poller.statuses]
+                for tid in removed:
+                    statuses.pop(tid)
+                for tid, st in poller.statuses.items():
+                    if tid not in statuses:
+                        statuses[tid] = st
+                        dirty.add(tid)
+                next_targets = loop.time() + RETARGET_EVERY
+            if dirty or removed:
+                changed = {tid: statuses[tid] for tid in dirty if tid in statuses}
+                dirty.clear()
+                with contextlib.suppress(Exception):  # no screen while the app closes
+                    app.screen.post_message(HealthChanged(changed, removed))
+            await asyncio.sleep(PUBLISH_EVERY)
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        await poller.aclose()
