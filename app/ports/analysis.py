@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from app.models import (
     BindingState,
@@ -29,8 +30,9 @@ from app.models import (
 from app.models import Severity as Sev
 
 K = ConflictKind
-LIVE = (BindingState.RUNNING, BindingState.LISTENING)
-WILL_START = (BindingState.DECLARED, BindingState.STOPPED)
+LIVE = frozenset({BindingState.RUNNING, BindingState.LISTENING})
+WILL_START = frozenset({BindingState.DECLARED, BindingState.STOPPED})
+WILDCARDS = frozenset({"", "0.0.0.0", "::", "*"})  # as PortBinding.is_wildcard
 SEVERITY_ORDER = {Sev.ERROR: 0, Sev.WARNING: 1, Sev.INFO: 2}
 
 
@@ -65,27 +67,33 @@ def analyze(snapshot: Snapshot, policy: Policy | None = None) -> list[Conflict]:
 def find_conflicts(bindings: Sequence[PortBinding], policy: Policy | None = None) -> list[Conflict]:
     policy = policy or Policy()
     found: dict[tuple[object, ...], Conflict] = {}
-    for proto in Protocol:
-        group = sorted((b for b in bindings if b.protocol is proto), key=lambda b: b.port)
-        open_: list[tuple[int, int, PortBinding, str]] = []  # (last port, seq, binding, claim)
-        for seq, b in enumerate(group):
-            while open_ and open_[0][0] < b.port:
+    # (first port, last port, claim, wildcard, address, binding): plain tuples keep the hot loop cheap
+    by_proto: dict[str, list[tuple[Any, ...]]] = {p.value: [] for p in Protocol}
+    for b in bindings:
+        last = b.port if b.port_end is None else b.port_end
+        by_proto[b.protocol].append((b.port, last, claim(b), b.host_ip in WILDCARDS, b.host_ip, b))
+    for p, items in by_proto.items():
+        items.sort(key=lambda t: t[0])
+        open_: list[tuple[int, int, tuple[Any, ...]]] = []  # heap of (last port, seq, item)
+        for seq, item in enumerate(items):
+            port, last, c, wild, ip, b = item
+            while open_ and open_[0][0] < port:
                 heapq.heappop(open_)
-            c = claim(b)
-            for _, _, other, other_claim in open_:
-                if other_claim != c and addresses_overlap(b, other):
-                    conflict = pair_conflict(other, b)
-                    if conflict is not None:
-                        found.setdefault(_dedupe_key(conflict), conflict)
-            heapq.heappush(open_, (b.last_port, seq, b, c))
+            for _, _, (_, _, o_claim, o_wild, o_ip, other) in open_:
+                if o_claim == c or not (wild or o_wild or ip == o_ip):
+                    continue
+                kind_sev = _kind(other, b)
+                if kind_sev is None:
+                    continue
+                # One owner's IPv4 and IPv6 bindings against another's: one conflict, not four.
+                key = (kind_sev[0], p, port, *sorted((c, o_claim)))
+                if key not in found:
+                    found[key] = pair_conflict(other, b, kind_sev)  # type: ignore[assignment]
+            heapq.heappush(open_, (last, seq, item))
     for conflict in (*registry_drift(bindings), *single_checks(bindings, policy)):
-        found.setdefault(_dedupe_key(conflict), conflict)
-    return sorted(found.values(), key=lambda c: (SEVERITY_ORDER[c.severity], c.port, c.kind.value, c.key))
-
-
-def _dedupe_key(c: Conflict) -> tuple[object, ...]:
-    # One owner's IPv4 and IPv6 bindings against another's: one conflict, not four.
-    return (c.kind, c.protocol, c.port, tuple(sorted(claim(p) for p in c.parties)))
+        found.setdefault((conflict.kind, conflict.protocol, conflict.port, conflict.parties[0].owner), conflict)
+    rank = {sev.value: i for i, sev in enumerate(SEVERITY_ORDER)}
+    return [c for _, c in sorted(found.items(), key=lambda kv: (rank[kv[1].severity], kv[1].port, kv[0]))]
 
 
 # ------------------------------------------------------------------ pairs
@@ -105,9 +113,9 @@ def _kind(a: PortBinding, b: PortBinding) -> tuple[ConflictKind, Sev] | None:
             return None  # the kernel let both bind (SO_REUSEPORT, forked workers)
         other = a if b.source is Source.HOST else b
         return K.HOST_PROCESS, (Sev.ERROR if other.state in WILL_START else Sev.WARNING)
-    if states <= set(LIVE):
+    if states <= LIVE:
         return None  # the engine already runs both: nothing will fail
-    if BindingState.DECLARED in states and states & set(LIVE):
+    if BindingState.DECLARED in states and states & LIVE:
         return K.DECLARED_VS_LIVE, Sev.ERROR
     if states == {BindingState.DECLARED}:
         return K.DECLARED_VS_DECLARED, Sev.ERROR
@@ -116,8 +124,10 @@ def _kind(a: PortBinding, b: PortBinding) -> tuple[ConflictKind, Sev] | None:
     return K.STOPPED_VS_LIVE, Sev.WARNING  # stopped vs running, or stopped vs declared
 
 
-def pair_conflict(a: PortBinding, b: PortBinding) -> Conflict | None:
-    kind_sev = _kind(a, b)
+def pair_conflict(
+    a: PortBinding, b: PortBinding, kind_sev: tuple[ConflictKind, Sev] | None = None
+) -> Conflict | None:
+    kind_sev = kind_sev or _kind(a, b)
     if kind_sev is None:
         return None
     kind, sev = kind_sev
@@ -126,7 +136,7 @@ def pair_conflict(a: PortBinding, b: PortBinding) -> Conflict | None:
     x, y = parties
     port = f"{first}-{last}/{a.protocol.value}" if last != first else f"{first}/{a.protocol.value}"
     message, fix = _describe(kind, x, y, port, first)
-    return Conflict(
+    return Conflict.model_construct(  # every field is built right here: skip re-validation (hot path)
         kind=kind,
         severity=sev,
         protocol=a.protocol,
@@ -195,13 +205,14 @@ def _describe(kind: ConflictKind, x: PortBinding, y: PortBinding, port: str, fir
 
 def registry_drift(bindings: Iterable[PortBinding]) -> list[Conflict]:
     """A service whose live or declared port differs from the port the registry assigns it."""
+    registry = [b for b in bindings if b.source is Source.REGISTRY]
+    if not registry:
+        return []
+    wanted = {(r.project, r.service) for r in registry}
     actual: dict[tuple[str, str, int | None, Protocol], list[PortBinding]] = {}
-    registry = []
     for b in bindings:
-        if b.source is Source.REGISTRY:
-            registry.append(b)
-        elif b.source in (Source.COMPOSE, Source.DOCKER) and b.project and b.service:
-            actual.setdefault((b.project, b.service, b.target, b.protocol), []).append(b)
+        if (b.project, b.service) in wanted and b.source in (Source.COMPOSE, Source.DOCKER):
+            actual.setdefault((b.project or "", b.service or "", b.target, b.protocol), []).append(b)
     out = []
     for r in registry:
         seen = actual.get((r.project or "", r.service or "", r.target, r.protocol), [])
@@ -224,24 +235,28 @@ def registry_drift(bindings: Iterable[PortBinding]) -> list[Conflict]:
 
 
 def single_checks(bindings: Iterable[PortBinding], policy: Policy) -> list[Conflict]:
-    """Out-of-range ports (compose/registry) and privileged ports under rootless Docker."""
+    """Registry assignments outside the managed range; privileged ports under rootless Docker.
+
+    Only the registry is held to `port_range`: it is what portside manages. A
+    compose file publishing 80/443 for a proxy is a choice, not a finding.
+    """
     out = []
     seen: set[tuple[str, int, Protocol]] = set()
+    lo_hi = policy.port_range
     for b in bindings:
-        if b.source not in (Source.COMPOSE, Source.REGISTRY, Source.DOCKER):
+        registry = b.source is Source.REGISTRY
+        if not (registry or (policy.rootless and b.port < 1024)):
             continue
         if (b.owner, b.port, b.protocol) in seen:
             continue
         seen.add((b.owner, b.port, b.protocol))
-        svc = f"{b.project}/{b.service}"
-        lo_hi = policy.port_range
-        if lo_hi and b.source is not Source.DOCKER and svc not in policy.pinned and not (
+        if registry and lo_hi and f"{b.project}/{b.service}" not in policy.pinned and not (
             lo_hi[0] <= b.port and b.last_port <= lo_hi[1]
         ):
             out.append(_single(K.OUT_OF_RANGE, Sev.INFO, b,
                                f"{b.port_text()}: {_who(b)} is outside the managed range {lo_hi[0]}-{lo_hi[1]}",
                                "remap it into the range, pin it, or widen port_range"))
-        if policy.rootless and b.port < 1024 and b.state in WILL_START:
+        if policy.rootless and b.port < 1024 and b.state in WILL_START and b.source is not Source.HOST:
             out.append(_single(K.PRIVILEGED, Sev.ERROR, b,
                                f"{b.port_text()}: {_who(b)} needs a privileged port, which rootless Docker cannot bind",
                                "remap it to a port >= 1024, or lower net.ipv4.ip_unprivileged_port_start"))
