@@ -116,7 +116,9 @@ def entry_for(image: str | None, labels: dict[str, str] | None = None) -> Entry 
     for key in ("health", "metrics"):
         if key in labels:
             data[key] = {"port": port or (data.get("ports") or [None])[0], "path": labels[key]}
-    if base is None and not (data.get("provides") or data.get("consumes") or "catalog" in labels):
+    # a label-only service counts when it says what it is, provides, consumes, or has metrics to scrape
+    if base is None and not (data.get("provides") or data.get("consumes") or "catalog" in labels
+                             or "metrics" in labels):
         return None
     data["title"] = data["title"] or data["id"]
     return Entry(**data)

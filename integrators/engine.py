@@ -78,6 +78,7 @@ class Outcome:
     noop: bool
     written: list[str] = field(default_factory=list)
     decision_id: int | None = None
+    live: list[str] = field(default_factory=list)  # what an integrator's live_apply did (e.g. Keycloak API)
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,7 @@ def prepare(integrator: Integrator, snapshot: Snapshot, settings: BaseModel, ctx
     out_dir = str(ctx.output_dir)
     for edit in plan.edits:
         new_hash = sha256_text(edit.new_text)
-        if edit.path.startswith(out_dir + os.sep):
+        if edit.path.startswith(out_dir + os.sep) and not edit.delete:  # a deleted file is no longer owned
             owned.append(WrittenFile(path=edit.path, sha256=new_hash, secret=edit.secret))
             if not edit.secret:
                 blobs[new_hash] = edit.new_text
@@ -291,7 +292,7 @@ def apply(prepared: Prepared, state: State, progress: Callable[[str], None] | No
     redacted = redacted_settings(prepared.settings)
     if prepared.plan.empty and prev is not None and prev.files == prepared.owned and prev.settings == redacted:
         say("no changes")
-        return Outcome(record=prev, noop=True)
+        return Outcome(record=prev, noop=True, live=_live_apply(prepared, say))
     _keep_blobs(state, prepared.blobs)
     decision_id = None
     written: list[str] = []
@@ -299,6 +300,7 @@ def apply(prepared: Prepared, state: State, progress: Callable[[str], None] | No
         say(f"writing {len(prepared.plan.edits)} file(s)")
         result = apply_plan(prepared.plan, state, run_actions=False)
         decision_id, written = result.decision.id, result.written
+    live = _live_apply(prepared, say)
     say("recording")
     files_changed = prev is None or prev.files != prepared.owned or bool(written)
     record = IntegrationRecord(
@@ -315,7 +317,22 @@ def apply(prepared: Prepared, state: State, progress: Callable[[str], None] | No
     if written:
         state.add_event("integration-applied", {"kind": kind, "scope": scope, "version": record.version,
                                                 "files": written})
-    return Outcome(record=record, noop=False, written=written, decision_id=decision_id)
+    return Outcome(record=record, noop=False, written=written, decision_id=decision_id, live=live)
+
+
+def _live_apply(prepared: Prepared, say: Callable[[str], None]) -> list[str]:
+    """An integrator's optional `live_apply(settings, ctx) -> [what it did]`: changes made
+    through a running service's API (not files), after the files are written. Idempotent."""
+    hook = getattr(prepared.integrator, "live_apply", None)
+    if hook is None:
+        return []
+    say("applying through the service's API")
+    try:
+        return list(hook(prepared.settings, prepared.ctx))
+    except PortsideError:
+        raise
+    except Exception as exc:
+        raise PortsideError(f"{prepared.kind}: live apply failed: {exc}; the files were written") from None
 
 
 def verify(prepared: Prepared, snapshot: Snapshot, state: State) -> list[Check]:

@@ -85,6 +85,11 @@ class KeycloakAdmin:
 
     # -------------------------------------------------------------- upserts
 
+    def find_client(self, realm: str, client_id: str) -> dict[str, Any] | None:
+        r = self._req("GET", f"/realms/{quote(realm)}/clients", params={"clientId": client_id})
+        found = self._ok(r, f"find client {client_id}").json()
+        return found[0] if found else None
+
     def ensure_realm(self, realm: str, extra: dict[str, Any] | None = None) -> str:
         """Create the realm when missing; update `extra` top-level keys (e.g. smtpServer) when given."""
         r = self._req("GET", f"/realms/{quote(realm)}")

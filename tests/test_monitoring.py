@@ -91,7 +91,7 @@ def test_real_prometheus_scrapes_busybox_targets(tmp_path: Path, run_container) 
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 data = httpx.get(f"http://127.0.0.1:{web}/api/v1/targets", timeout=2).json()
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError):  # not up yet, or "Service Unavailable" while starting
                 time.sleep(0.2)
                 continue
             health = {

@@ -137,6 +137,10 @@ class FakeKeycloak:
                     ok = form.get("client_id") == ["admin-cli"] and form.get("username") == ["admin"] \
                         and form.get("password") == ["admin-pw"] and form.get("grant_type") == ["password"]
                     return self._send(200, {"access_token": kc.token}) if ok else self._send(401, {"error": "invalid_grant"})
+                if len(parts) == 4 and parts[0] == "realms" and parts[2:] == [".well-known", "openid-configuration"]:
+                    if parts[1] not in kc.realms:
+                        return self._send(404)
+                    return self._send(200, {"issuer": f"http://{self.headers['Host']}/realms/{parts[1]}"})
                 if parts[:1] != ["admin"] or self.headers.get("Authorization") != f"Bearer {kc.token}":
                     return self._send(401)
                 body = json.loads(raw) if raw else None

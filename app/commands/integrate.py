@@ -74,6 +74,8 @@ def describe(prepared: Any, outcome: Any | None, dry_run: bool) -> tuple[str, di
         rec = outcome.record
         data.update(applied=not outcome.noop, noop=outcome.noop, version=rec.version,
                     status=rec.status.value, decision_id=outcome.decision_id)
+        data["live"] = list(getattr(outcome, "live", []))
+        lines += [f"live: {item}" for item in data["live"]]
         if outcome.noop:
             lines.append(f"no changes: already applied (version {rec.version}, status {rec.status.value})")
         else:
