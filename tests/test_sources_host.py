@@ -1,0 +1,49 @@
+"""Host listeners (psutil): real sockets, docker-proxy attribution, AccessDenied."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import psutil
+
+from app.models import Source
+from app.sources import host
+from app.sources.docker_src import list_containers
+from tests.conftest import free_port
+
+
+def test_a_listening_socket_is_reported_with_its_process() -> None:
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        found, _ = host.list_listeners()
+    [b] = [b for b in found if b.port == port]
+    assert (b.source, b.pid, b.owner, b.host_ip) == (Source.HOST, os.getpid(), f"pid:{os.getpid()}", "127.0.0.1")
+    assert b.process and "python" in b.process
+
+
+def test_docker_proxy_listeners_are_the_containers_not_host_processes(docker_client, run_container) -> None:
+    port = free_port()
+    run_container({"80/tcp": port})
+    listeners, _ = host.list_listeners()
+    docker_bindings = [b for c in list_containers(docker_client) for b in c.ports]
+    raw = [b for b in listeners if b.port == port]
+    kept = [b for b in host.attribute(listeners, docker_bindings) if b.port == port]
+    assert kept == []
+    assert raw == [] or all(b.process == "docker-proxy" for b in raw)  # userland proxy may be off
+
+
+def test_access_denied_falls_back_to_own_processes(monkeypatch) -> None:
+    def denied(kind: str = "inet"):
+        raise psutil.AccessDenied()
+
+    monkeypatch.setattr(psutil, "net_connections", denied)
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        found, note = host.list_listeners()
+    assert note and "access denied" in note
+    assert any(b.port == port and b.pid == os.getpid() for b in found)
