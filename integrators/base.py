@@ -40,6 +40,7 @@ BUILTINS: list[str] = [
     "integrators.proxy:ProxyIntegrator",
     "integrators.monitoring:MonitoringIntegrator",
     "integrators.email:EmailIntegrator",
+    "integrators.mqtt:MqttIntegrator",
 ]
 
 
