@@ -1,0 +1,80 @@
+"""Discovery end to end, as a user runs it: `portside ports` / `conflicts` / `--auto` on a real engine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from tests.conftest import free_port, require
+
+
+def test_compose_port_held_by_a_container_is_flagged_before_up(cli, compose_project, run_container) -> None:
+    port = free_port()
+    holder = run_container({"80/tcp": port})
+    proj = compose_project({
+        "compose.yaml": f"""
+            services:
+              web:
+                image: portside-test-busybox:1
+                ports: ["{port}:80"]
+        """,
+    })
+    code, out, err = cli("conflicts", "--json", "--project-dir", str(proj))
+    assert code == 1, err
+    report = json.loads(out)
+    assert report["sources"]["docker"]["ok"] and report["sources"]["compose"]["ok"]
+    [c] = [c for c in report["conflicts"] if c["port"] == port]
+    assert c["kind"] == "declared-vs-live" and c["severity"] == "error"
+    assert {p["owner"] for p in c["parties"]} == {f"compose:{proj.name}/web", f"container:{holder.name}"}
+    assert c["parties"][0]["origin"]["line"] == 5  # the party to move, with where its port is written
+    assert c["fix"] and c["message"]
+
+    code, out, _ = cli("ports", "--json", "--port", str(port), "--project-dir", str(proj))
+    rows = json.loads(out)["bindings"]
+    assert {(r["source"], r["state"], r["conflict"]) for r in rows} >= {
+        ("compose", "declared", "error"), ("docker", "running", "error")}
+
+    code, out, _ = cli("conflicts", "--project-dir", str(proj))
+    assert "declared-vs-live" in out and f"{port}/tcp" in out and "fix: remap" in out
+
+
+def test_a_project_that_is_up_is_one_claim_not_a_conflict(cli, compose_project) -> None:
+    require("docker-compose")
+    port = free_port()
+    proj = compose_project({
+        "docker-compose.yml": f"""
+            version: "3"
+            services:
+              web:
+                image: portside-test-busybox:1
+                ports: ["127.0.0.1:{port}:80"]
+                labels: {{portside.test: "1"}}
+        """,
+    })
+    subprocess.run(["docker-compose", "up", "-d"], cwd=proj, check=True, capture_output=True, timeout=120)
+    code, out, _ = cli("ports", "--json", "--port", str(port))  # found through the container's labels
+    rows = json.loads(out)["bindings"]
+    assert {(r["source"], r["project"], r["service"]) for r in rows} == {
+        ("docker", proj.name, "web"), ("compose", proj.name, "web")}
+    assert all(r["conflict"] is None for r in rows)
+
+
+def test_docker_down_still_reports_compose_and_host(cli, compose_project, monkeypatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    a, b = compose_project({"compose.yaml": "services:\n  x:\n    image: i\n    ports: ['18080:80']\n"}), \
+        compose_project({"compose.yaml": "services:\n  y:\n    image: i\n    ports: ['18080:8080']\n"})
+    code, out, err = cli("conflicts", "--json", "--project-dir", str(a), "--project-dir", str(b))
+    report = json.loads(out)
+    assert not report["sources"]["docker"]["ok"] and "not running" in report["sources"]["docker"]["error"]
+    assert report["sources"]["compose"]["ok"] and report["sources"]["host"]["ok"]
+    assert "docker unavailable" in err
+    assert [c["kind"] for c in report["conflicts"] if c["port"] == 18080] == ["declared-vs-declared"]
+    assert code == 1
+
+
+def test_auto_reports_conflicts_as_its_discovery_step(cli, compose_project, tmp_path) -> None:
+    proj = compose_project({"compose.yaml": "services:\n  x:\n    image: i\n    ports: ['18081:80']\n"})
+    (tmp_path / "portside.yaml").write_text("reserved_ports: [18081]\n")
+    code, out, _ = cli("--auto", "--json", "--dry-run", "--project-dir", str(proj))
+    steps = json.loads(out)["steps"]
+    assert [c["kind"] for c in steps["conflicts"]["conflicts"] if c["port"] == 18081] == ["reserved"]
