@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from app.models import Plan, Snapshot
 from integrators import grafana_gen, logs_gen
 from integrators import prometheus_gen as prom
-from integrators.base import Check, Detection, PlanContext, file_edit
+from integrators.base import Check, Detection, PlanContext, ServiceRef, file_edit
 from integrators.catalog import services
 from integrators.wiring import Reach, address, entry_of, select, short_name
 
@@ -166,7 +166,7 @@ class MonitoringIntegrator:
         return checks
 
 
-def _db_spec(snapshot: Snapshot, ref, kind: str, reach: Reach, warnings: list[str]) -> grafana_gen.DatasourceSpec:
+def _db_spec(snapshot: Snapshot, ref: ServiceRef, kind: str, reach: Reach, warnings: list[str]) -> grafana_gen.DatasourceSpec:
     env = {}
     for p in snapshot.projects:
         for svc in p.services:
@@ -175,6 +175,8 @@ def _db_spec(snapshot: Snapshot, ref, kind: str, reach: Reach, warnings: list[st
     port = grafana_gen.TYPES[kind][1]
     host, _, hport = (address(snapshot, ref, port, reach) or f"{short_name(ref)}:{port}").partition(":")
     name = f"{grafana_gen.TYPES[kind][0].capitalize()} ({ref.name})"
+    pw: str | None
+    db: str | None
     if kind == "postgres":
         user = env.get("POSTGRES_USER", "postgres")
         pw, db = env.get("POSTGRES_PASSWORD"), env.get("POSTGRES_DB", user)

@@ -53,7 +53,7 @@ class SsoSettings(BaseModel):
                                  description="Services to enrol (empty: every detected supported one).")
     public_urls: dict[str, str] = Field(default_factory=dict, title="Public URLs",
                                         description="service -> public URL (default from the proxy settings).")
-    roles: RoleNames = Field(default_factory=RoleNames, title="Role mapping")
+    roles: RoleNames = Field(default_factory=RoleNames, title="Role mapping")  # type: ignore[arg-type]
     users: list[UserImport] = Field(default_factory=list, title="Users to import")
     display_name: str = Field("Keycloak", title="Login button text")
     live: bool = Field(False, title="Live mode", description="Upsert the clients through the Admin REST API.")
