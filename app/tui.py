@@ -13,17 +13,19 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from app import __version__
 from app.config import Config
-from app.models import SourceStatus
+from app.models import Conflict, Snapshot, SourceStatus
+from app.snapshot import LiveSnapshots
 from screens.base import SourcesChanged
 from screens.containers import ContainersScreen
 from screens.decisions import DecisionsScreen
 from screens.health import HealthScreen, start_health_worker
 from screens.help import HelpModal
 from screens.integrations import IntegrationsScreen
+from screens.live import DockerHostModal, SnapshotTaken
 from screens.ports import PortsScreen
 from styles import stylesheets
 
@@ -46,6 +48,7 @@ class PortsideApp(App[int]):
         Binding("3", "switch_mode('integrations')", "Integrations", id="integrations"),
         Binding("4", "switch_mode('health')", "Health", id="health"),
         Binding("5", "switch_mode('decisions')", "Decisions", id="decisions"),
+        Binding("H", "docker_host", "Docker host", id="docker_host"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
@@ -55,6 +58,9 @@ class PortsideApp(App[int]):
         self.config = config or Config()  # type: ignore[call-arg]
         self.args = args or argparse.Namespace()
         self.sources: dict[str, SourceStatus] = {}
+        self.snapshot: Snapshot | None = None  # the latest discovery snapshot, and its conflicts
+        self.conflicts: list[Conflict] = []
+        self._live: LiveSnapshots | None = None
 
     def on_mount(self) -> None:
         if self.config.keymap:
@@ -62,6 +68,7 @@ class PortsideApp(App[int]):
         self.probe_engine()
         self.set_interval(15.0, self.probe_engine)
         start_health_worker(self)  # async worker: the poller's checks are asyncio I/O
+        self.start_discovery()
 
     def action_help(self) -> None:
         self.push_screen(HelpModal())
@@ -78,6 +85,70 @@ class PortsideApp(App[int]):
         except Exception as exc:  # a bad context name, unreadable docker config
             status = SourceStatus(ok=False, error=str(exc))
         self.post_message(SourcesChanged({"docker": status}))
+
+    # ------------------------------------------------------ discovery (live)
+
+    def start_discovery(self) -> None:
+        """(Re)start the snapshot loop and the Docker events pump for the current host."""
+        from app.snapshot import SnapshotOptions
+
+        if self._live is not None:
+            self._live.stop()
+        self._live = live = LiveSnapshots(self.config, SnapshotOptions.from_args(self.args))
+        self._snapshot_loop(live)
+        self._docker_events(live)
+
+    def refresh_snapshot(self) -> None:
+        if self._live is not None:
+            self._live.refresh()
+
+    @work(thread=True, exclusive=True, group="snapshot", exit_on_error=False, description="discover ports")
+    def _snapshot_loop(self, live: LiveSnapshots) -> None:
+        from app.ports.analysis import analyze
+        from app.snapshot import policy_for
+
+        worker = get_current_worker()
+
+        def publish(snap: Snapshot) -> None:
+            if not worker.is_cancelled:
+                self.post_message(SnapshotTaken(snap, analyze(snap, policy_for(self.config, snap))))
+
+        live.run(publish, lambda: worker.is_cancelled)
+
+    @work(thread=True, exclusive=True, group="docker-events", exit_on_error=False, description="Docker events")
+    def _docker_events(self, live: LiveSnapshots) -> None:
+        worker = get_current_worker()
+        live.pump_events(lambda: worker.is_cancelled)
+
+    @on(SnapshotTaken)
+    def _snapshot_taken(self, message: SnapshotTaken) -> None:
+        self.snapshot, self.conflicts = message.snapshot, message.conflicts
+        self.post_message(SourcesChanged(dict(message.snapshot.sources)))
+        with contextlib.suppress(ScreenStackError):
+            self.screen.post_message(SnapshotTaken(message.snapshot, message.conflicts))
+
+    def action_docker_host(self) -> None:
+        from app.sources.docker_src import docker_contexts
+        from app.sources.engine import resolve_endpoint
+
+        try:
+            current = resolve_endpoint(getattr(self.args, "host", None), getattr(self.args, "context", None)).describe()
+        except Exception as exc:
+            current = str(exc)
+
+        def chosen(result: tuple[str | None, str | None] | None) -> None:
+            if result is None:
+                return
+            self.args.host, self.args.context = result
+            self.notify(f"Docker host: {result[0] or result[1] or 'default'}")
+            self.probe_engine()
+            self.start_discovery()
+
+        self.push_screen(DockerHostModal(docker_contexts(), current), chosen)
+
+    def on_unmount(self) -> None:
+        if self._live is not None:
+            self._live.stop()
 
     @on(SourcesChanged)
     def _sources_changed(self, message: SourcesChanged) -> None:

@@ -1,18 +1,165 @@
-"""The Ports screen."""
+"""The Ports screen: conflicts on top (worst first, with the fix), every binding below.
+
+Both tables are keyed (conflicts by `Conflict.key`, bindings by owner/protocol/
+address/port) and diffed on each snapshot, so the cursor stays where it is.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from typing import ClassVar
 
-from screens.base import Pending, PortsideScreen
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Static
+
+from app.models import Conflict, PortBinding, Snapshot
+from app.ports.analysis import conflicting_owners
+from screens.base import PortsideScreen
+from screens.live import SnapshotTaken, diff_rows
+
+CONFLICT_COLUMNS = ("severity", "kind", "port", "message")
+PORT_COLUMNS = ("port", "address", "source", "state", "owner", "conflict")
+SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+SEV_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def binding_key(b: PortBinding) -> str:
+    return f"{b.owner}|{b.protocol.value}|{b.host_ip}|{b.port}"
+
+
+def conflict_rows(conflicts: list[Conflict]) -> dict[str, tuple[str, ...]]:
+    rows = {}
+    for c in conflicts:
+        port = f"{c.port}-{c.port_end}" if c.port_end else str(c.port)
+        rows[c.key] = (c.severity.value, c.kind.value, f"{port}/{c.protocol.value}", c.message)
+    return rows
+
+
+def port_rows(snapshot: Snapshot, conflicts: list[Conflict], only_conflicts: bool = False) -> dict[str, tuple[str, ...]]:
+    flagged = conflicting_owners(conflicts)
+    rows = {}
+    for b in sorted(snapshot.bindings, key=lambda b: (b.port, b.protocol.value, b.host_ip, b.owner)):
+        sev = flagged.get(b.owner)
+        if only_conflicts and sev is None:
+            continue
+        target = f" → {b.target}" if b.target is not None else ""
+        rows[binding_key(b)] = (b.port_text(), b.host_ip, b.source.value, b.state.value, b.label() + target,
+                                sev.value if sev else "")
+    return rows
+
+
+def _plain(cell: object) -> str:
+    """A cell's text without its markup (cells of styled columns are `[style]text[/]`)."""
+    text = str(cell)
+    return text.split("]", 1)[1].rsplit("[/]", 1)[0] if text.startswith("[") else text
+
+
+def _styled(column: str, text: str) -> str:
+    style = SEV_STYLE.get(text) if column in ("severity", "conflict") else None
+    return f"[{style}]{text}[/]" if style else text
+
+
+def _port_num(text: str) -> int:
+    """`8000-8010/tcp` -> 8000."""
+    return int(text.split("/")[0].split("-")[0])
+
+
+def _port_order(row: tuple[str, str, str]) -> tuple[int, str, str]:
+    port, address, owner = row
+    return _port_num(port), address, owner
+
+
+def _conflict_order(row: tuple[str, str]) -> tuple[int, int]:
+    severity, port = row
+    return SEV_RANK.get(_plain(severity), 9), _port_num(port)
 
 
 class PortsScreen(PortsideScreen):
     AREA = "ports"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "refresh", "Refresh", id="ports.refresh"),
+        Binding("c", "toggle_conflicts_only", "Only conflicting", id="ports.only_conflicts"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.snapshot: Snapshot | None = None
+        self.conflicts: list[Conflict] = []
+        self.only_conflicts = False
+        self._conflict_rows: dict[str, tuple[str, ...]] = {}
+        self._port_rows: dict[str, tuple[str, ...]] = {}
 
     def compose_body(self) -> ComposeResult:
-        yield Pending(
-            "[b]Ports[/b]\n\nThis view will show: Every port binding from every source (containers, swarm, compose files, host processes, registry), with conflicts flagged and a map of the managed range.\n\n"
-            "It is not built yet; nothing here is sample data.",
-            classes="pending",
+        yield Static("waiting for the first snapshot…", id="ports-summary")
+        conflicts: DataTable[str] = DataTable(id="conflicts-table", cursor_type="row")
+        for col in CONFLICT_COLUMNS:
+            conflicts.add_column(col, key=col)
+        yield conflicts
+        yield Static("", id="conflict-fix")
+        ports: DataTable[str] = DataTable(id="ports-table", cursor_type="row", zebra_stripes=True)
+        for col in PORT_COLUMNS:
+            ports.add_column(col, key=col)
+        yield ports
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._show_app_snapshot()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self._show_app_snapshot()
+
+    def _show_app_snapshot(self) -> None:
+        snap = getattr(self.app, "snapshot", None)
+        if snap is not None:
+            self.show(snap, getattr(self.app, "conflicts", []))
+
+    def on_snapshot_taken(self, message: SnapshotTaken) -> None:
+        self.show(message.snapshot, message.conflicts)
+
+    def action_refresh(self) -> None:
+        refresh = getattr(self.app, "refresh_snapshot", None)
+        if refresh:
+            refresh()
+
+    def action_toggle_conflicts_only(self) -> None:
+        self.only_conflicts = not self.only_conflicts
+        if self.snapshot is not None:
+            self.show(self.snapshot, self.conflicts)
+
+    def selected_conflict(self) -> Conflict | None:
+        """The conflict under the cursor (for actions such as remap)."""
+        table = self.query_one("#conflicts-table", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((c for c in self.conflicts if c.key == key), None)
+
+    @on(DataTable.RowHighlighted, "#conflicts-table")
+    def _conflict_highlighted(self) -> None:
+        c = self.selected_conflict()
+        self.query_one("#conflict-fix", Static).update(f"[b]fix:[/b] {c.fix}" if c and c.fix else "")
+
+    # ------------------------------------------------------------- rendering
+
+    def show(self, snapshot: Snapshot, conflicts: list[Conflict]) -> None:
+        self.snapshot, self.conflicts = snapshot, conflicts
+        new_conflicts = conflict_rows(conflicts)
+        new_ports = port_rows(snapshot, conflicts, self.only_conflicts)
+        with self.app.batch_update():
+            ctable = self.query_one("#conflicts-table", DataTable)
+            if diff_rows(ctable, CONFLICT_COLUMNS, self._conflict_rows, new_conflicts, _styled):
+                ctable.sort("severity", "port", key=_conflict_order)
+            ptable = self.query_one("#ports-table", DataTable)
+            if diff_rows(ptable, PORT_COLUMNS, self._port_rows, new_ports, _styled):
+                ptable.sort("port", "address", "owner", key=_port_order)
+        self._conflict_rows, self._port_rows = new_conflicts, new_ports
+        errors = sum(1 for c in conflicts if c.severity.value == "error")
+        scope = "  [dim](only conflicting; c shows all)[/]" if self.only_conflicts else ""
+        self.query_one("#ports-summary", Static).update(
+            f"{len(snapshot.bindings)} bindings, {len(conflicts)} conflicts"
+            f"{f' ([bold red]{errors} errors[/])' if errors else ''}{scope}"
         )
+        self.set_class(not conflicts, "-no-conflicts")
+        self._conflict_highlighted()

@@ -166,3 +166,21 @@ def detect_rootless(client: Any) -> bool:
     """Rootless Docker says so in `SecurityOptions` (`name=rootless`)."""
     opts = client.info().get("SecurityOptions") or []
     return any("rootless" in str(o) for o in opts)
+
+
+def docker_contexts() -> list[tuple[str, str | None]]:
+    """(name, docker host) of every docker context, `default` first (None: the local default)."""
+    import json
+
+    from app.sources.engine import docker_config_dir
+
+    out: list[tuple[str, str | None]] = [("default", None)]
+    for meta in sorted((docker_config_dir() / "contexts" / "meta").glob("*/meta.json")):
+        try:
+            data = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        host = (data.get("Endpoints", {}).get("docker") or {}).get("Host")
+        if data.get("Name") and data["Name"] != "default":
+            out.append((str(data["Name"]), str(host) if host else None))
+    return out

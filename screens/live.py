@@ -1,0 +1,91 @@
+"""Live discovery in the TUI: the snapshot message, keyed table diffs, the Docker host modal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from app.models import Conflict, Snapshot
+
+
+class SnapshotTaken(Message):
+    """A fresh snapshot of the world and its conflicts (posted by the discovery worker)."""
+
+    bubble = False
+
+    def __init__(self, snapshot: Snapshot, conflicts: list[Conflict]) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+        self.conflicts = conflicts
+
+
+def diff_rows(
+    table: DataTable,
+    columns: tuple[str, ...],
+    old: dict[str, tuple[str, ...]],
+    new: dict[str, tuple[str, ...]],
+    style: Callable[[str, str], str] = lambda _col, text: text,
+) -> bool:
+    """Bring `table` from `old` rows to `new` rows by key: remove, update changed cells, add.
+
+    Never clears the table, so the cursor and scroll position survive a refresh.
+    Returns whether rows were added (the caller may want to re-sort).
+    """
+    added = False
+    for key in [k for k in old if k not in new]:
+        table.remove_row(key)
+    for key, cells in new.items():
+        before = old.get(key)
+        if before is None:
+            table.add_row(*(style(c, v) for c, v in zip(columns, cells, strict=True)), key=key)
+            added = True
+        elif before != cells:
+            for col, a, b in zip(columns, before, cells, strict=True):
+                if a != b:
+                    table.update_cell(key, col, style(col, b))
+    return added
+
+
+class DockerHostModal(ModalScreen[tuple[str | None, str | None] | None]):
+    """Pick a docker context, or type a host URL. Dismisses with (host, context) or None."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Cancel", id="docker_host.cancel"),
+    ]
+
+    def __init__(self, contexts: list[tuple[str, str | None]], current: str) -> None:
+        super().__init__()
+        self.contexts = contexts
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="host-body"):
+            yield Static(f"[b]Docker host[/b]  now: {self.current}")
+            yield OptionList(
+                *(Option(f"{name}  [dim]{host or 'local socket'}[/]", id=name) for name, host in self.contexts),
+                id="host-contexts",
+            )
+            yield Input(placeholder="or a host: ssh://user@server, tcp://10.0.0.5:2376, unix:///path", id="host-url")
+            yield Static("Enter picks a context or connects to the typed host. Esc cancels.", classes="host-hint")
+
+    @on(OptionList.OptionSelected, "#host-contexts")
+    def _context_chosen(self, event: OptionList.OptionSelected) -> None:
+        name = event.option.id
+        self.dismiss((None, None if name == "default" else name))
+
+    @on(Input.Submitted, "#host-url")
+    def _host_entered(self, event: Input.Submitted) -> None:
+        url = event.value.strip()
+        if "://" not in url:
+            self.notify("give a URL with a scheme, e.g. ssh://user@server", severity="warning")
+            return
+        self.dismiss((url, None))
