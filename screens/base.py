@@ -10,10 +10,13 @@ from textual.widgets import Footer, Header, Static
 from app.models import SourceStatus
 
 
-class SourcesChanged(Message):
-    """The reachability of the sources (Docker engine, compose, host, ...) changed."""
+class SourcesChanged(Message, bubble=False):
+    """The reachability of the sources (Docker engine, compose, host, ...) changed.
 
-    bubble = False  # the app re-posts it to the active screen; it must not come back
+    `bubble=False` must be a class keyword: Message.__init_subclass__ resets a
+    `bubble = False` class attribute to True. The app re-posts this to the
+    active screen; were it to bubble back, the two would ping-pong forever.
+    """
 
     def __init__(self, sources: dict[str, SourceStatus]) -> None:
         super().__init__()

@@ -47,10 +47,8 @@ COLUMNS = (
 )
 
 
-class HealthChanged(Message):
+class HealthChanged(Message, bubble=False):  # a class keyword: see SourcesChanged
     """Statuses of some targets changed (and some targets went away)."""
-
-    bubble = False
 
     def __init__(self, changed: dict[str, TargetStatus], removed: list[str]) -> None:
         super().__init__()
