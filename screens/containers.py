@@ -96,8 +96,7 @@ class ContainersScreen(PortsideScreen):
                 rows[key] = (*rows[key][:3], health, *rows[key][4:])
         table = self.query_one("#containers-table", DataTable)
         with self.app.batch_update():
-            if diff_rows(table, COLUMNS, self._rows, rows, _styled):
-                table.sort("project", "name")
+            diff_rows(table, COLUMNS, self._rows, rows, _styled, lambda t: t.sort("project", "name"))
         self._rows = rows
         running = sum(1 for c in snapshot.containers if c.running)
         swarm = f", {len(snapshot.swarm_services)} swarm services" if snapshot.swarm_services else ""

@@ -34,13 +34,17 @@ def diff_rows(
     old: dict[str, tuple[str, ...]],
     new: dict[str, tuple[str, ...]],
     style: Callable[[str, str], str] = lambda _col, text: text,
-) -> bool:
+    sort: Callable[[DataTable], None] | None = None,
+) -> None:
     """Bring `table` from `old` rows to `new` rows by key: remove, update changed cells, add.
 
-    Never clears the table, so the cursor and scroll position survive a refresh.
-    Returns whether rows were added (the caller may want to re-sort).
+    Never clears the table, so the cursor and scroll position survive a refresh;
+    when rows were added, `sort` re-orders and the cursor follows its row.
     """
     added = False
+    current = None
+    if table.row_count and table.is_valid_row_index(table.cursor_row):
+        current = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
     for key in [k for k in old if k not in new]:
         table.remove_row(key)
     for key, cells in new.items():
@@ -52,7 +56,10 @@ def diff_rows(
             for col, a, b in zip(columns, before, cells, strict=True):
                 if a != b:
                     table.update_cell(key, col, style(col, b))
-    return added
+    if added and sort is not None:
+        sort(table)
+        if current is not None and current in table.rows:
+            table.move_cursor(row=table.get_row_index(current), animate=False)
 
 
 class DockerHostModal(ModalScreen[tuple[str | None, str | None] | None]):

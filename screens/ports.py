@@ -149,11 +149,11 @@ class PortsScreen(PortsideScreen):
         new_ports = port_rows(snapshot, conflicts, self.only_conflicts)
         with self.app.batch_update():
             ctable = self.query_one("#conflicts-table", DataTable)
-            if diff_rows(ctable, CONFLICT_COLUMNS, self._conflict_rows, new_conflicts, _styled):
-                ctable.sort("severity", "port", key=_conflict_order)
+            diff_rows(ctable, CONFLICT_COLUMNS, self._conflict_rows, new_conflicts, _styled,
+                      lambda t: t.sort("severity", "port", key=_conflict_order))
             ptable = self.query_one("#ports-table", DataTable)
-            if diff_rows(ptable, PORT_COLUMNS, self._port_rows, new_ports, _styled):
-                ptable.sort("port", "address", "owner", key=_port_order)
+            diff_rows(ptable, PORT_COLUMNS, self._port_rows, new_ports, _styled,
+                      lambda t: t.sort("port", "address", "owner", key=_port_order))
         self._conflict_rows, self._port_rows = new_conflicts, new_ports
         errors = sum(1 for c in conflicts if c.severity.value == "error")
         scope = "  [dim](only conflicting; c shows all)[/]" if self.only_conflicts else ""
