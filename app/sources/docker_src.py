@@ -49,14 +49,25 @@ def list_containers(client: Any) -> list[ContainerInfo]:
     return out
 
 
+# A container's PortBindings never change while it exists (`docker update` cannot touch
+# them), so one inspect per stopped container per process is enough: the next snapshot
+# of 1,000 stopped containers costs no inspect at all.
+_PORT_BINDINGS: dict[str, dict[str, Any] | None] = {}
+
+
 def _stopped_port_bindings(client: Any, cid: str) -> dict[str, Any] | None:
     import docker.errors
 
+    if cid in _PORT_BINDINGS:
+        return _PORT_BINDINGS[cid]
     try:
         info = client.api.inspect_container(cid)
     except docker.errors.NotFound:  # removed between list and inspect
         return None
-    return (info.get("HostConfig") or {}).get("PortBindings") or None
+    if len(_PORT_BINDINGS) > 20_000:
+        _PORT_BINDINGS.clear()
+    found = _PORT_BINDINGS[cid] = (info.get("HostConfig") or {}).get("PortBindings") or None
+    return found
 
 
 def container_from_api(raw: Mapping[str, Any], port_bindings: Mapping[str, Any] | None = None) -> ContainerInfo:
