@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from app.config import Config
@@ -33,7 +32,6 @@ RELEVANT_ACTIONS = frozenset(
     {"create", "start", "restart", "die", "destroy", "rename", "pause", "unpause", "update",
      "remove", "health_status"}
 )
-ROOTLESS_NOTE = "rootless"
 
 
 @dataclass
@@ -59,9 +57,11 @@ class SnapshotOptions:
 
 
 def _fail(exc: BaseException) -> SourceStatus:
+    """A source's failure as one line: our own errors as written, library errors explained."""
+    from app.errors import PortsideError
     from app.sources.engine import explain
 
-    return SourceStatus(ok=False, error=str(exc) if isinstance(exc, Exception) and str(exc) else explain(exc))
+    return SourceStatus(ok=False, error=str(exc) if isinstance(exc, PortsideError) else explain(exc))
 
 
 def connect_engine(options: SnapshotOptions) -> Any:
@@ -166,10 +166,6 @@ def policy_for(config: Config, snapshot: Snapshot) -> Policy:
         rootless=rootless,
         pinned=frozenset(config.pinned),
     )
-
-
-def project_dirs_of(snapshot: Snapshot) -> list[Path]:
-    return [Path(p.project_dir) for p in snapshot.projects]
 
 
 # ------------------------------------------------------------------ live updates
