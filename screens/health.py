@@ -193,21 +193,18 @@ def start_health_worker(app: App[Any]) -> Worker[None]:
     )
 
 
-def _default_targets(app: App[Any]) -> Callable[[], list[Target]]:
+def _own_snapshot_targets(app: App[Any]) -> list[Target]:
+    """Targets from a snapshot of our own (an app without a discovery worker)."""
+    from app.snapshot import SnapshotOptions, take_snapshot
+
     config = app.config  # type: ignore[attr-defined]
-
-    def targets() -> list[Target]:
-        snap = getattr(app, "snapshot", None)  # the discovery worker's latest, when it keeps one
-        if not isinstance(snap, Snapshot):
-            from app.snapshot import SnapshotOptions, take_snapshot
-
-            snap = take_snapshot(config, SnapshotOptions.from_args(getattr(app, "args", None)))
-        return build_targets(snap, config)
-
-    return targets
+    return build_targets(
+        take_snapshot(config, SnapshotOptions.from_args(getattr(app, "args", None))), config
+    )
 
 
 async def _poll_forever(app: App[Any]) -> None:
+    """Keep the poller's targets in step with the app's snapshots; publish changes in batches."""
     config = app.config  # type: ignore[attr-defined]
     dirty: set[str] = set()
     statuses: dict[str, TargetStatus] = {}
@@ -218,32 +215,62 @@ async def _poll_forever(app: App[Any]) -> None:
         on_update=lambda st: dirty.add(st.target.id),
     )
     app.health_poller = poller  # type: ignore[attr-defined]
-    provider = getattr(app, "health_targets", None) or _default_targets(app)
+    provider: Callable[[], list[Target]] | None = getattr(app, "health_targets", None)
+    if provider is None and not hasattr(app, "snapshot"):
+        provider = lambda: _own_snapshot_targets(app)  # noqa: E731
     runner = asyncio.create_task(poller.run())
-    next_targets = 0.0
     loop = asyncio.get_running_loop()
+    next_targets, seen_snapshot = 0.0, None
+    sent: dict[int, dict[str, str]] = {}  # id(screen) -> container health last handed to it
+
+    def retarget(targets: list[Target]) -> list[str]:
+        poller.set_targets(targets)
+        gone = [tid for tid in statuses if tid not in poller.statuses]
+        for tid in gone:
+            statuses.pop(tid)
+        for tid, st in poller.statuses.items():
+            if tid not in statuses:
+                statuses[tid] = st
+                dirty.add(tid)
+        return gone
+
     try:
+        removed = retarget(build_targets(None, config))  # the config's checks need no snapshot
         while True:
-            removed: list[str] = []
-            if loop.time() >= next_targets:
-                targets = await asyncio.to_thread(provider)
-                poller.set_targets(targets)
-                removed = [tid for tid in statuses if tid not in poller.statuses]
-                for tid in removed:
-                    statuses.pop(tid)
-                for tid, st in poller.statuses.items():
-                    if tid not in statuses:
-                        statuses[tid] = st
-                        dirty.add(tid)
-                next_targets = loop.time() + RETARGET_EVERY
+            now = loop.time()
+            if provider is not None and now >= next_targets:
+                removed += retarget(await asyncio.to_thread(provider))
+                next_targets = now + RETARGET_EVERY
+            elif provider is None and now >= next_targets:
+                snap = getattr(app, "snapshot", None)  # the discovery worker's latest
+                if isinstance(snap, Snapshot) and snap is not seen_snapshot:
+                    seen_snapshot = snap
+                    removed += retarget(build_targets(snap, config))
+                    next_targets = now + 2.0  # snapshots can come in bursts
             if dirty or removed:
                 changed = {tid: statuses[tid] for tid in dirty if tid in statuses}
                 dirty.clear()
                 with contextlib.suppress(Exception):  # no screen while the app closes
                     app.screen.post_message(HealthChanged(changed, removed))
+            removed = []
+            _feed_health_column(app, sent)
             await asyncio.sleep(PUBLISH_EVERY)
     finally:
         runner.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await runner
         await poller.aclose()
+
+
+def _feed_health_column(app: App[Any], sent: dict[int, dict[str, str]]) -> None:
+    """Hand the active screen (if it has a health column, e.g. Containers) what it lacks."""
+    with contextlib.suppress(Exception):
+        screen = app.screen
+        set_health = getattr(screen, "set_health", None)
+        if set_health is None:
+            return
+        mine = sent.setdefault(id(screen), {})
+        for name, state in health_by_container(app).items():
+            if mine.get(name) != state.value:
+                set_health(name, state)
+                mine[name] = state.value

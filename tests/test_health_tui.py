@@ -63,3 +63,11 @@ async def test_health_screen_updates_rows_in_place(docker_client, run_container)
         await pilot.pause()
         detail = str(app.screen.query_one("#health-detail", Static).render())
         assert a.name in detail and "HTTP 404" in detail
+
+        # The Containers screen's health column shows the poller's verdict for the container.
+        await pilot.press("1")
+        containers = app.screen.query_one("#containers-table", DataTable)
+        await until(
+            pilot,
+            lambda: a.name in containers.rows and "unhealthy" in cell(containers, a.name, "health"),
+        )
