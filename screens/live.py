@@ -17,10 +17,13 @@ from textual.widgets.option_list import Option
 from app.models import Conflict, Snapshot
 
 
-class SnapshotTaken(Message):
-    """A fresh snapshot of the world and its conflicts (posted by the discovery worker)."""
+class SnapshotTaken(Message, bubble=False):
+    """A fresh snapshot of the world and its conflicts (posted by the discovery worker).
 
-    bubble = False
+    `bubble=False` is a class keyword on purpose (a `bubble = False` attribute is
+    reset by Message.__init_subclass__): the app re-posts this to the active
+    screen, and a copy bubbling back would make the two ping-pong forever.
+    """
 
     def __init__(self, snapshot: Snapshot, conflicts: list[Conflict]) -> None:
         super().__init__()
@@ -39,13 +42,15 @@ def diff_rows(
     """Bring `table` from `old` rows to `new` rows by key: remove, update changed cells, add.
 
     Never clears the table, so the cursor and scroll position survive a refresh;
-    when rows were added, `sort` re-orders and the cursor follows its row.
+    when rows were added, `sort` re-orders; when rows were added or removed the
+    cursor follows its row (a removed row above it would otherwise shift it).
     """
     added = False
     current = None
     if table.row_count and table.is_valid_row_index(table.cursor_row):
         current = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-    for key in [k for k in old if k not in new]:
+    removed = [k for k in old if k not in new]
+    for key in removed:
         table.remove_row(key)
     for key, cells in new.items():
         before = old.get(key)
@@ -58,8 +63,8 @@ def diff_rows(
                     table.update_cell(key, col, style(col, b))
     if added and sort is not None:
         sort(table)
-        if current is not None and current in table.rows:
-            table.move_cursor(row=table.get_row_index(current), animate=False)
+    if (added or removed) and current is not None and current in table.rows:
+        table.move_cursor(row=table.get_row_index(current), animate=False)
 
 
 class DockerHostModal(ModalScreen[tuple[str | None, str | None] | None]):

@@ -83,3 +83,21 @@ async def test_switching_docker_host_from_the_keyboard(docker_client) -> None:
         await _until(pilot, lambda: not app.sources["docker"].ok, "docker reported down for the new host")
         assert "nonexistent" in app.sources["docker"].error
         assert app.sources["compose"].ok and app.sources["host"].ok  # the other sources keep working
+
+
+async def test_snapshots_do_not_ping_pong_between_app_and_screen(docker_client) -> None:
+    """The app re-posts SnapshotTaken/SourcesChanged to the screen; a copy that bubbled back
+    would loop forever and burn a core while the dashboard sits idle."""
+    from collections import Counter
+
+    from screens.base import SourcesChanged
+    from screens.live import SnapshotTaken
+
+    assert SnapshotTaken.bubble is False and SourcesChanged.bubble is False
+    seen: Counter[str] = Counter()
+    app = make_app(args=argparse.Namespace())
+    async with app.run_test(size=(80, 24), message_hook=lambda m: seen.update([type(m).__name__])) as pilot:
+        await _until(pilot, lambda: app.snapshot is not None, "first snapshot")
+        seen.clear()
+        await pilot.pause(1.0)
+    assert seen["SnapshotTaken"] < 20 and seen["SourcesChanged"] < 20, seen  # a loop makes thousands
