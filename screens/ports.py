@@ -1,5 +1,8 @@
 """The Ports screen: conflicts on top (worst first, with the fix), every binding below.
 
+`r` on a conflicting row (in either table) opens the remap modal; `m` swaps the
+bindings table for the port map of the managed range.
+
 Both tables are keyed (conflicts by `Conflict.key`, bindings by owner/protocol/
 address/port) and diffed on each snapshot, so the cursor stays where it is.
 """
@@ -17,6 +20,7 @@ from app.models import Conflict, PortBinding, Snapshot
 from app.ports.analysis import conflicting_owners
 from screens.base import PortsideScreen
 from screens.live import SnapshotTaken, diff_rows
+from screens.portmap import PortMapView
 
 CONFLICT_COLUMNS = ("severity", "kind", "port", "message")
 PORT_COLUMNS = ("port", "address", "source", "state", "owner", "conflict")
@@ -70,6 +74,12 @@ def _port_order(row: tuple[str, str, str]) -> tuple[int, str, str]:
     return _port_num(port), address, owner
 
 
+def _cursor_key(table: DataTable) -> str | None:
+    if not table.row_count or not table.is_valid_row_index(table.cursor_row):
+        return None
+    return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+
 def _conflict_order(row: tuple[str, str]) -> tuple[int, int]:
     severity, port = row
     return SEV_RANK.get(_plain(severity), 9), _port_num(port)
@@ -78,8 +88,10 @@ def _conflict_order(row: tuple[str, str]) -> tuple[int, int]:
 class PortsScreen(PortsideScreen):
     AREA = "ports"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "refresh", "Refresh", id="ports.refresh"),
+        Binding("r", "remap_port", "Remap", id="ports.remap"),
+        Binding("m", "toggle_map", "Port map", id="ports.map"),
         Binding("c", "toggle_conflicts_only", "Only conflicting", id="ports.only_conflicts"),
+        Binding("f5", "refresh", "Refresh", id="ports.refresh"),
     ]
 
     def __init__(self) -> None:
@@ -101,6 +113,7 @@ class PortsScreen(PortsideScreen):
         for col in PORT_COLUMNS:
             ports.add_column(col, key=col)
         yield ports
+        yield PortMapView(id="port-map")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -123,17 +136,43 @@ class PortsScreen(PortsideScreen):
         if refresh:
             refresh()
 
+    def action_remap_port(self) -> None:
+        from screens.remap import open_remap
+
+        c = self.selected_conflict()
+        if c is None or self.snapshot is None:
+            self.notify("select a conflicting row first", severity="warning")
+            return
+        open_remap(self, self.snapshot, c, lambda decision: decision and self.action_refresh())
+
+    def action_toggle_map(self) -> None:
+        self.toggle_class("-map")
+        if self.has_class("-map"):
+            self.query_one("#conflicts-table", DataTable).focus()  # the bindings table is hidden now
+            self._show_map()
+
+    def _show_map(self) -> None:
+        if self.snapshot is None or not self.has_class("-map"):
+            return
+        rng = getattr(getattr(self.app, "config", None), "port_range", None)
+        span = (rng.start, rng.end) if rng is not None else (8000, 9000)
+        self.query_one(PortMapView).show(self.snapshot.bindings, self.conflicts, span)
+
     def action_toggle_conflicts_only(self) -> None:
         self.only_conflicts = not self.only_conflicts
         if self.snapshot is not None:
             self.show(self.snapshot, self.conflicts)
 
     def selected_conflict(self) -> Conflict | None:
-        """The conflict under the cursor (for actions such as remap)."""
-        table = self.query_one("#conflicts-table", DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        """The conflict under the cursor (for actions such as remap).
+
+        In the bindings table: the worst conflict the highlighted binding takes part in.
+        """
+        ports = self.query_one("#ports-table", DataTable)
+        if ports.has_focus and not self.has_class("-map"):
+            key = _cursor_key(ports)
+            return next((c for c in self.conflicts if any(binding_key(p) == key for p in c.parties)), None)
+        key = _cursor_key(self.query_one("#conflicts-table", DataTable))
         return next((c for c in self.conflicts if c.key == key), None)
 
     @on(DataTable.RowHighlighted, "#conflicts-table")
@@ -163,3 +202,4 @@ class PortsScreen(PortsideScreen):
         )
         self.set_class(not conflicts, "-no-conflicts")
         self._conflict_highlighted()
+        self._show_map()

@@ -6,9 +6,14 @@ import argparse
 
 from textual.widgets import DataTable, Input
 
+from app.config import Config, PortRange
+from app.ports.portmap import CellState
 from app.tui import make_app
 from screens.containers import ContainersScreen
 from screens.live import DockerHostModal
+from screens.portmap import PortMapView
+from screens.ports import PortsScreen
+from screens.remap import RemapModal
 from tests.conftest import free_port
 
 
@@ -48,7 +53,8 @@ async def test_ports_screen_flags_a_declared_port_held_by_a_container(run_contai
     port = free_port()
     holder = run_container({"80/tcp": port})
     proj = compose_project({"compose.yaml": f"services:\n  web:\n    image: i\n    ports: ['{port}:80']\n"})
-    app = make_app(args=argparse.Namespace(project_dir=[str(proj)]))
+    config = Config(port_range=PortRange(start=max(1, port - 100), end=min(65535, port + 100)))
+    app = make_app(config=config, args=argparse.Namespace(project_dir=[str(proj)]))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("2")
         conflicts = app.screen.query_one("#conflicts-table", DataTable)
@@ -60,6 +66,23 @@ async def test_ports_screen_flags_a_declared_port_held_by_a_container(run_contai
         await pilot.pause()
         fix = str(app.screen.query_one("#conflict-fix").render())
         assert "remap" in fix and f"{proj.name}/web" in fix
+        await pilot.press("r")  # remap the selected conflict
+        await _until(pilot, lambda: isinstance(app.screen, RemapModal), "remap modal")
+        assert app.screen.conflict.key == key
+        await pilot.press("escape")
+        await _until(pilot, lambda: isinstance(app.screen, PortsScreen), "back on Ports")
+
+        await pilot.press("m")  # the port map of the managed range replaces the bindings table
+        await pilot.pause()
+        pmap = app.screen.query_one(PortMapView)
+        assert pmap.display and not app.screen.query_one("#ports-table").display
+        assert pmap.map is not None and pmap.map.ports_per_cell == 1  # 201 ports fit at 80x24
+        [cell] = [c for row in pmap.map.rows for c in row if c.first == port]
+        assert cell.state is CellState.CONFLICT
+        text = str(pmap.render())
+        assert "× conflict" in text and f"/{pmap.map.size} free" in text
+        assert all(len(line) <= 78 for line in text.splitlines())
+        await pilot.press("m")
         ports = app.screen.query_one("#ports-table", DataTable)
         await pilot.press("c")  # only conflicting bindings
         await pilot.pause()
