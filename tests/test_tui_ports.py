@@ -45,6 +45,21 @@ async def test_containers_appear_live_and_health_cell_is_settable(run_container)
         assert isinstance(screen, ContainersScreen)
         screen.set_health(first.name, "degraded")
         assert "degraded" in _cell(table, first.name, "health")
+        # name, state, health and ports fit 80 columns (the image goes to the detail line)
+        visible = sum(table.columns[c].get_render_width(table) for c in ("name", "state", "health", "ports"))
+        assert visible <= 80 - 2  # room left for the scrollbar
+        assert "busybox" in str(app.screen.query_one("#containers-detail").render())
+
+        await pilot.press("slash")  # filter: only the first container (under its group header)
+        filter_box = app.screen.query_one("#containers-filter", Input)
+        assert filter_box.has_focus
+        filter_box.value = first.name  # typed as one paste: key-by-key is slow under Pilot
+        await pilot.press("enter")
+        await _until(pilot, lambda: second.name not in table.rows, "filtered out")
+        assert first.name in table.rows and table.has_focus
+        await pilot.press("escape")
+        await _until(pilot, lambda: second.name in table.rows, "filter cleared")
+
         second.remove(force=True)
         await _until(pilot, lambda: second.name not in table.rows, "row of a removed container")
 
