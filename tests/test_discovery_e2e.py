@@ -61,14 +61,15 @@ def test_a_project_that_is_up_is_one_claim_not_a_conflict(cli, compose_project) 
 
 def test_docker_down_still_reports_compose_and_host(cli, compose_project, monkeypatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    a, b = compose_project({"compose.yaml": "services:\n  x:\n    image: i\n    ports: ['18080:80']\n"}), \
-        compose_project({"compose.yaml": "services:\n  y:\n    image: i\n    ports: ['18080:8080']\n"})
+    port = free_port()  # declared only; free so that no host listener adds a conflict of its own
+    a, b = compose_project({"compose.yaml": f"services:\n  x:\n    image: i\n    ports: ['{port}:80']\n"}), \
+        compose_project({"compose.yaml": f"services:\n  y:\n    image: i\n    ports: ['{port}:8080']\n"})
     code, out, err = cli("conflicts", "--json", "--project-dir", str(a), "--project-dir", str(b))
     report = json.loads(out)
     assert not report["sources"]["docker"]["ok"] and "not running" in report["sources"]["docker"]["error"]
     assert report["sources"]["compose"]["ok"] and report["sources"]["host"]["ok"]
     assert "docker unavailable" in err
-    assert [c["kind"] for c in report["conflicts"] if c["port"] == 18080] == ["declared-vs-declared"]
+    assert [c["kind"] for c in report["conflicts"] if c["port"] == port] == ["declared-vs-declared"]
     assert code == 1
 
 
@@ -78,3 +79,38 @@ def test_auto_reports_conflicts_as_its_discovery_step(cli, compose_project, tmp_
     code, out, _ = cli("--auto", "--json", "--dry-run", "--project-dir", str(proj))
     steps = json.loads(out)["steps"]
     assert [c["kind"] for c in steps["conflicts"]["conflicts"] if c["port"] == 18081] == ["reserved"]
+
+
+def test_json_shapes_and_exit_codes(cli, compose_project, tmp_path, monkeypatch) -> None:
+    """0: no error-severity conflict; 1: one exists; 2: failure (a bad config). Shapes as documented."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # no other session's containers
+    port = free_port()
+    a = compose_project({"compose.yaml": f"services:\n  x:\n    image: i\n    ports: ['{port}:80/udp']\n"})
+    code, out, _ = cli("ports", "--json", "--project-dir", str(a))
+    assert code == 0
+    report = json.loads(out)
+    assert set(report) >= {"bindings", "sources"}
+    for name in ("docker", "swarm", "compose", "host", "registry"):
+        assert set(report["sources"][name]) >= {"ok", "error"}
+        assert isinstance(report["sources"][name]["ok"], bool)
+    assert report["sources"]["docker"]["ok"] is False and report["sources"]["docker"]["error"]
+    assert report["sources"]["compose"] == {**report["sources"]["compose"], "ok": True, "error": None}
+    [mine] = [b for b in report["bindings"] if b["port"] == port]
+    assert (mine["source"], mine["protocol"], mine["state"], mine["owner"]) == (
+        "compose", "udp", "declared", f"compose:{a.name}/x")
+    code, out, _ = cli("conflicts", "--json", "--project-dir", str(a))
+    assert code == 0 and not [c for c in json.loads(out)["conflicts"] if c["port"] == port]
+
+    b = compose_project({"compose.yaml": f"services:\n  y:\n    image: i\n    ports: ['127.0.0.1:{port}:81/udp']\n"})
+    code, out, _ = cli("conflicts", "--json", "--project-dir", str(a), "--project-dir", str(b))
+    assert code == 1
+    [c] = [c for c in json.loads(out)["conflicts"] if c["port"] == port]
+    assert set(c) >= {"kind", "severity", "protocol", "port", "host_ip", "parties", "message"}
+    assert (c["kind"], c["severity"], c["protocol"], c["host_ip"]) == ("declared-vs-declared", "error", "udp", "127.0.0.1")
+    assert {p["owner"] for p in c["parties"]} == {f"compose:{a.name}/x", f"compose:{b.name}/y"}
+    assert all({"source", "owner", "host_ip", "port", "protocol", "state"} <= set(p) for p in c["parties"])
+
+    (tmp_path / "portside.yaml").write_text("port_range: {start: 9000, end: 8000}\nbogus: 1\n")
+    for cmd in ("ports", "conflicts"):
+        code, out, err = cli(cmd, "--json")
+        assert code == 2 and "portside.yaml" in err and out == "", (cmd, code, err)
