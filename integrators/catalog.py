@@ -102,7 +102,7 @@ def entry_for(image: str | None, labels: dict[str, str] | None = None) -> Entry 
     base = base or match_image(image)
     if base is None and not labels:
         return None
-    data = base.model_dump() if base else {"id": labels.get("catalog") or "custom", "title": ""}
+    data: dict[str, Any] = base.model_dump() if base else {"id": labels.get("catalog") or "custom", "title": ""}
     if "title" in labels:
         data["title"] = labels["title"]
     if "provides" in labels:

@@ -278,7 +278,10 @@ class WizardScreen(Screen[None]):
             with State(self.state_dir) as state:
                 if apply:
                     self.post_message(ApplyProgressed("plan checked"))
-                    outcome = engine.apply(prepared, state, progress=lambda m: self.post_message(ApplyProgressed(m)))
+                    def progress(text: str) -> None:
+                        self.post_message(ApplyProgressed(text))
+
+                    outcome = engine.apply(prepared, state, progress=progress)
                     self.post_message(ApplyProgressed(
                         "no changes: already applied" if outcome.noop else
                         f"applied: {len(outcome.written)} file(s), record version {outcome.record.version}; verifying…",

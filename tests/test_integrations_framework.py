@@ -196,3 +196,23 @@ def test_secret_file_drift_shows_without_contents(cli: Any, tmp_path: Path) -> N
     assert code == 1 and rec["status"] == "drifted"
     assert rec["drift"] == [{"path": str(passwd), "change": "changed", "diff": ""}]
     assert "topsecret" not in out
+
+
+def test_form_round_trip_keeps_nested_secrets_hidden_and_intact() -> None:
+    from integrators import forms
+    from integrators.mqtt import MqttSettings
+
+    previous = {"users": [{"name": "a", "password": "pw-a", "acl": ["read x"]},
+                          {"name": "b", "password": "pw-b", "acl": []}]}
+    specs = {s.name: s for s in forms.form_fields(MqttSettings)}
+    assert specs["users"].kind == "yaml" and specs["cert_source"].choices == ("generate", "files")
+    text = forms.to_form(specs["users"], previous["users"], MqttSettings)
+    assert "pw-a" not in str(text) and "********" in str(text)
+    # the user reorders users and adds one: secrets follow the names, the new one stays empty
+    edited = "- name: b\n  password: '********'\n- name: a\n  password: '********'\n  acl: [read x]\n- name: c\n"
+    data, errors = forms.from_form([specs["users"]], {"users": edited}, previous)
+    assert errors == {} and [u.get("password") for u in data["users"]] == ["pw-b", "pw-a", None]
+    _, errors = forms.from_form([specs["users"]], {"users": "- name: [unclosed"}, previous)
+    assert errors["users"].startswith("not valid YAML")
+    _, errors = forms.validate(MqttSettings, {"plain_port": "99999", "tls_listener": False, "plain_listener": False})
+    assert "plain_port" in errors and "less than or equal" in errors["plain_port"]
