@@ -44,6 +44,10 @@ def run(ctx: Ctx) -> int:
         if rec.error:
             lines.append(f"  error: {rec.error}")
     kinds = sorted(load_integrators())
+    from integrators.base import LOAD_ERRORS
+
+    for spec, why in LOAD_ERRORS.items():
+        ctx.warn(f"integrator {spec} did not load: {why}")
     if not rows:
         lines.append("no integrations applied yet")
     lines.append(f"available: {', '.join(kinds)}")
