@@ -148,3 +148,20 @@ def test_sweep_finds_exactly_the_pairs_brute_force_finds(bs) -> None:
             expected.add((c.kind, c.protocol, c.port, tuple(sorted(claim(p) for p in c.parties))))
     got = {(c.kind, c.protocol, c.port, tuple(sorted(claim(p) for p in c.parties))) for c in find_conflicts(bs)}
     assert got == expected
+
+
+def test_conflicts_built_without_validation_equal_validated_ones() -> None:
+    """`new_conflict` skips pydantic's validation for speed: its result must be the same model."""
+    import gc
+
+    from app.models import Conflict
+
+    bs = [declared("shop", "web", 8080), b("container:x", 8080, container="x"),
+          b("registry:a", 5000, source=Source.REGISTRY, state=S.ASSIGNED, project="a", service="x"),
+          b("container:y", 5001, project="a", service="x", target=None)]
+    found = find_conflicts(bs, Policy(port_range=(8000, 9000), rootless=True))
+    assert {c.kind for c in found} >= {K.DECLARED_VS_LIVE, K.OUT_OF_RANGE, K.REGISTRY_DRIFT}
+    for c in found:
+        again = Conflict.model_validate(c.model_dump())
+        assert again == c and again.model_fields_set == c.model_fields_set and again.key == c.key
+    assert gc.isenabled()  # the analysis turns the cyclic GC off only while it runs

@@ -7,13 +7,13 @@ collide: one owner on IPv4 and IPv6, or a compose-declared port and the
 container that compose already started for that project/service.
 
 Per protocol the bindings are sorted by first port and swept once, keeping
-only the ranges still open (a heap by last port), so the cost is
+only the ranges still open (dropped once they end), so the cost is
 O(n log n + overlapping pairs).
 """
 
 from __future__ import annotations
 
-import heapq
+import gc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,35 +65,90 @@ def analyze(snapshot: Snapshot, policy: Policy | None = None) -> list[Conflict]:
 
 
 def find_conflicts(bindings: Sequence[PortBinding], policy: Policy | None = None) -> list[Conflict]:
-    policy = policy or Policy()
+    # The sweep allocates ~2 tuples per binding; the cyclic GC would rescan every live model
+    # (100,000 bindings) several times over for nothing: nothing built here forms a cycle.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _find_conflicts(bindings, policy or Policy())
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _find_conflicts(bindings: Sequence[PortBinding], policy: Policy) -> list[Conflict]:
     found: dict[tuple[object, ...], Conflict] = {}
-    # (first port, last port, claim, wildcard, address, binding): plain tuples keep the hot loop cheap
+    # One pass pulls plain tuples out of the models: (first, last, claim, wildcard, address, binding),
+    # and the few bindings the single checks look at. Attribute access on pydantic models and
+    # enum lookups would dominate otherwise.
     by_proto: dict[str, list[tuple[Any, ...]]] = {p.value: [] for p in Protocol}
+    claimants, wildcards, reg_src = _CLAIMANTS, WILDCARDS, Source.REGISTRY
+    low = 1024 if policy.rootless else 0
+    registry: list[PortBinding] = []
+    singles: list[PortBinding] = []
     for b in bindings:
-        last = b.port if b.port_end is None else b.port_end
-        by_proto[b.protocol].append((b.port, last, claim(b), b.host_ip in WILDCARDS, b.host_ip, b))
+        project, service, src, port = b.project, b.service, b.source, b.port
+        c = f"service:{project}/{service}" if project and service and src in claimants else b.owner
+        end, ip = b.port_end, b.host_ip
+        by_proto[b.protocol].append((port, port if end is None else end, c, ip in wildcards, ip, b))
+        if src is reg_src:
+            registry.append(b)
+            singles.append(b)
+        elif port < low:
+            singles.append(b)
     for p, items in by_proto.items():
-        items.sort(key=lambda t: t[0])
-        open_: list[tuple[int, int, tuple[Any, ...]]] = []  # heap of (last port, seq, item)
-        for seq, item in enumerate(items):
+        items.sort(key=_first)
+        open_: list[tuple[Any, ...]] = []  # items whose range may still overlap what comes next
+        max_last = min_last = -1  # over open_
+        for item in items:
             port, last, c, wild, ip, b = item
-            while open_ and open_[0][0] < port:
-                heapq.heappop(open_)
-            for _, _, (_, _, o_claim, o_wild, o_ip, other) in open_:
-                if o_claim == c or not (wild or o_wild or ip == o_ip):
-                    continue
-                kind_sev = _kind(other, b)
-                if kind_sev is None:
-                    continue
-                # One owner's IPv4 and IPv6 bindings against another's: one conflict, not four.
-                key = (kind_sev[0], p, port, *sorted((c, o_claim)))
-                if key not in found:
-                    found[key] = pair_conflict(other, b, kind_sev)  # type: ignore[assignment]
-            heapq.heappush(open_, (last, seq, item))
-    for conflict in (*registry_drift(bindings), *single_checks(bindings, policy)):
+            if port > max_last:  # everything open ended before this port (the common case)
+                open_ = []
+                max_last = min_last = last
+            else:
+                if port > min_last:  # some ended: drop them (costs what the pair loop costs anyway)
+                    open_ = [o for o in open_ if o[1] >= port]
+                    min_last = min(o[1] for o in open_) if open_ else last
+                for _, _, o_claim, o_wild, o_ip, other in open_:
+                    if o_claim == c or not (wild or o_wild or ip == o_ip):
+                        continue
+                    kind_sev = _kind(other, b)
+                    if kind_sev is None:
+                        continue
+                    # One owner's IPv4 and IPv6 bindings against another's: one conflict, not four.
+                    key = (kind_sev[0], p, port, *sorted((c, o_claim)))
+                    if key not in found:
+                        found[key] = pair_conflict(other, b, kind_sev)  # type: ignore[assignment]
+                max_last, min_last = max(max_last, last), min(min_last, last)
+            open_.append(item)
+    for conflict in (*registry_drift(bindings, registry), *single_checks(singles, policy)):
         found.setdefault((conflict.kind, conflict.protocol, conflict.port, conflict.parties[0].owner), conflict)
     rank = {sev.value: i for i, sev in enumerate(SEVERITY_ORDER)}
     return [c for _, c in sorted(found.items(), key=lambda kv: (rank[kv[1].severity], kv[1].port, kv[0]))]
+
+
+_CLAIMANTS = frozenset({Source.COMPOSE, Source.DOCKER, Source.REGISTRY})  # as in `claim`
+_CONFLICT_FIELDS = frozenset(Conflict.model_fields)
+
+
+def new_conflict(**fields: Any) -> Conflict:
+    """A Conflict from fields built (and typed) right here, without re-validating them.
+
+    What `Conflict.model_construct` does, minus its per-field bookkeeping, which
+    dominated the analysis of 100,000 bindings. Every field must be given;
+    tests/test_analysis.py checks the result equals the validated model.
+    """
+    assert fields.keys() == _CONFLICT_FIELDS, fields.keys() ^ _CONFLICT_FIELDS
+    c = Conflict.__new__(Conflict)
+    object.__setattr__(c, "__dict__", fields)
+    object.__setattr__(c, "__pydantic_fields_set__", set(_CONFLICT_FIELDS))
+    object.__setattr__(c, "__pydantic_extra__", None)
+    object.__setattr__(c, "__pydantic_private__", None)
+    return c
+
+
+def _first(item: tuple[Any, ...]) -> int:
+    return item[0]  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------ pairs
@@ -136,7 +191,7 @@ def pair_conflict(
     x, y = parties
     port = f"{first}-{last}/{a.protocol.value}" if last != first else f"{first}/{a.protocol.value}"
     message, fix = _describe(kind, x, y, port, first)
-    return Conflict.model_construct(  # every field is built right here: skip re-validation (hot path)
+    return new_conflict(
         kind=kind,
         severity=sev,
         protocol=a.protocol,
@@ -203,9 +258,13 @@ def _describe(kind: ConflictKind, x: PortBinding, y: PortBinding, port: str, fir
 # --------------------------------------------------------------- singles
 
 
-def registry_drift(bindings: Iterable[PortBinding]) -> list[Conflict]:
-    """A service whose live or declared port differs from the port the registry assigns it."""
-    registry = [b for b in bindings if b.source is Source.REGISTRY]
+def registry_drift(bindings: Iterable[PortBinding], registry: list[PortBinding] | None = None) -> list[Conflict]:
+    """A service whose live or declared port differs from the port the registry assigns it.
+
+    `registry`: the registry bindings among `bindings`, when the caller already has them.
+    """
+    if registry is None:
+        registry = [b for b in bindings if b.source is Source.REGISTRY]
     if not registry:
         return []
     wanted = {(r.project, r.service) for r in registry}
@@ -219,7 +278,7 @@ def registry_drift(bindings: Iterable[PortBinding]) -> list[Conflict]:
         if seen and all(s.port != r.port for s in seen):
             now = sorted({s.port for s in seen})
             out.append(
-                Conflict(
+                new_conflict(
                     kind=K.REGISTRY_DRIFT,
                     severity=Sev.WARNING,
                     protocol=r.protocol,
@@ -229,6 +288,7 @@ def registry_drift(bindings: Iterable[PortBinding]) -> list[Conflict]:
                     message=f"{r.port_text()}: registry assigns {r.name} port {r.port}, "
                     f"but it uses {', '.join(map(str, now))}",
                     fix=f"move {r.project}/{r.service} back to {r.port}, or update the registry entry",
+                    port_end=None,
                 )
             )
     return out
@@ -243,9 +303,10 @@ def single_checks(bindings: Iterable[PortBinding], policy: Policy) -> list[Confl
     out = []
     seen: set[tuple[str, int, Protocol]] = set()
     lo_hi = policy.port_range
+    reg_src, rootless = Source.REGISTRY, policy.rootless
     for b in bindings:
-        registry = b.source is Source.REGISTRY
-        if not (registry or (policy.rootless and b.port < 1024)):
+        registry = b.source is reg_src
+        if not (registry or (rootless and b.port < 1024)):
             continue
         if (b.owner, b.port, b.protocol) in seen:
             continue
@@ -264,8 +325,8 @@ def single_checks(bindings: Iterable[PortBinding], policy: Policy) -> list[Confl
 
 
 def _single(kind: ConflictKind, sev: Sev, b: PortBinding, message: str, fix: str) -> Conflict:
-    return Conflict(kind=kind, severity=sev, protocol=b.protocol, port=b.port, port_end=b.port_end,
-                    host_ip=b.host_ip, parties=[b], message=message, fix=fix)
+    return new_conflict(kind=kind, severity=sev, protocol=b.protocol, port=b.port, port_end=b.port_end,
+                        host_ip=b.host_ip, parties=[b], message=message, fix=fix)
 
 
 def conflicting_owners(conflicts: Iterable[Conflict]) -> dict[str, Sev]:
