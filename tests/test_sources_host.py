@@ -39,6 +39,10 @@ def test_access_denied_falls_back_to_own_processes(monkeypatch) -> None:
     def denied(kind: str = "inet"):
         raise psutil.AccessDenied()
 
+    def unreadable(proc: str = "/proc"):
+        raise PermissionError("/proc/net/tcp")
+
+    monkeypatch.setattr(host.procnet, "listeners", unreadable)  # /proc not readable: psutil's way
     monkeypatch.setattr(psutil, "net_connections", denied)
     port = free_port()
     with socket.socket() as s:
@@ -47,3 +51,22 @@ def test_access_denied_falls_back_to_own_processes(monkeypatch) -> None:
         found, note = host.list_listeners()
     assert note and "access denied" in note
     assert any(b.port == port and b.pid == os.getpid() for b in found)
+
+
+def test_proc_fast_path_agrees_with_psutil(run_container) -> None:
+    """Linux reads /proc directly (only listeners decoded, docker-proxy known by its command line)."""
+    from app.sources import procnet
+
+    tcp, udp, published = free_port(), free_port(kind=socket.SOCK_DGRAM), free_port()
+    run_container({"80/tcp": published})
+    with socket.socket() as t, socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as u:
+        t.bind(("127.0.0.1", tcp))
+        t.listen()
+        u.bind(("::1", udp))
+        ours = {tcp, udp, published}
+        fast = {x for x in procnet.listeners() if x[2] in ours}
+        slow = {x for x in host._psutil_listeners()[0] if x[2] in ours}
+    assert fast == slow
+    assert {(x[0].value, x[1], x[2], x[3]) for x in fast} >= {("tcp", "127.0.0.1", tcp, os.getpid()),
+                                                              ("udp", "::1", udp, os.getpid())}
+    assert all(x[4] == "docker-proxy" for x in fast if x[2] == published)

@@ -1,4 +1,8 @@
-"""Host listeners: sockets that processes on this machine hold (psutil).
+"""Host listeners: sockets that processes on this machine hold.
+
+On Linux they come from /proc (app.sources.procnet: only listening sockets
+are decoded, and the process scan stops once every one has its owner);
+elsewhere, or when /proc cannot be read, from psutil.
 
 Docker's own listeners are not host processes: `docker-proxy` holds a port for
 a container, and dockerd (or rootlesskit) holds ports for swarm ingress or when
@@ -11,13 +15,16 @@ unknown owner rather than vanishing.
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import sys
 from collections.abc import Iterable
 from typing import Any
 
 import psutil
 
 from app.models import BindingState, PortBinding, Protocol, Source
+from app.sources import procnet
 
 # psutil names are the kernel's 15-character `comm` unless the command line gives more.
 DOCKER_PROXIES = frozenset({"docker-proxy", "rootlesskit-docker-proxy", "rootlesskit-doc"})
@@ -27,12 +34,39 @@ DOCKER_DAEMONS = frozenset({"dockerd", "rootlesskit"})
 def list_listeners() -> tuple[list[PortBinding], str | None]:
     """(listening sockets as bindings, a note when the view is partial)."""
     note = None
+    raw: list[tuple[Protocol, str, int, int | None, str | None]] | None = None
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            raw = procnet.listeners()
+    if raw is None:
+        raw, note = _psutil_listeners()
+    out: dict[tuple[Any, ...], PortBinding] = {}
+    for proto, ip, port, pid, name in raw:
+        b = PortBinding(
+            source=Source.HOST,
+            owner=f"pid:{pid}" if pid is not None else "pid:?",
+            host_ip=ip,
+            port=port,
+            protocol=proto,
+            state=BindingState.LISTENING,
+            pid=pid,
+            process=name or ("unknown process" if pid is None else f"pid {pid}"),
+        )
+        out.setdefault((b.owner, b.host_ip, b.port, b.protocol), b)  # SO_REUSEPORT: one per owner
+    if any(b.pid is None for b in out.values()) and note is None:
+        note = "some listeners have no visible process (another user or PID namespace)"
+    return list(out.values()), note
+
+
+def _psutil_listeners() -> tuple[list[tuple[Protocol, str, int, int | None, str | None]], str | None]:
+    """The portable way (and the fallback): psutil's connection table, every socket decoded."""
+    note = None
     try:
         conns = psutil.net_connections(kind="inet")
     except psutil.AccessDenied:
         conns, note = _own_process_connections(), "access denied: only this user's processes are shown"
     names: dict[int, str | None] = {}
-    out: dict[tuple[Any, ...], PortBinding] = {}
+    out = []
     for c in conns:
         proto = _protocol(c)
         if proto is None or not c.laddr:
@@ -44,21 +78,8 @@ def list_listeners() -> tuple[list[PortBinding], str | None]:
         pid = c.pid
         if pid is not None and pid not in names:
             names[pid] = _process_name(pid)
-        name = names.get(pid) if pid is not None else None
-        b = PortBinding(
-            source=Source.HOST,
-            owner=f"pid:{pid}" if pid is not None else "pid:?",
-            host_ip=c.laddr.ip,
-            port=c.laddr.port,
-            protocol=proto,
-            state=BindingState.LISTENING,
-            pid=pid,
-            process=name or ("unknown process" if pid is None else f"pid {pid}"),
-        )
-        out.setdefault((b.owner, b.host_ip, b.port, b.protocol), b)  # SO_REUSEPORT: one per owner
-    if any(b.pid is None for b in out.values()) and note is None:
-        note = "some listeners have no visible process (another user or PID namespace)"
-    return list(out.values()), note
+        out.append((proto, c.laddr.ip, c.laddr.port, pid, names.get(pid) if pid is not None else None))
+    return out, note
 
 
 def _protocol(c: Any) -> Protocol | None:

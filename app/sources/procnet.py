@@ -1,0 +1,154 @@
+"""Listening sockets and their processes straight from Linux /proc (the fast path of app.sources.host).
+
+psutil decodes every socket on the host (tens of thousands of TIME_WAIT
+entries on a busy machine) and lists every file descriptor of every process
+to find owners. Here only listening TCP and unconnected UDP sockets are
+decoded, docker-proxy processes are recognised by their command line
+(`-proto tcp -host-ip 0.0.0.0 -host-port 8080`), and the descriptor scan of
+the remaining processes stops as soon as every listener has its owner,
+leaving containerd shims (many descriptors, never an inet listener) for last.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from ipaddress import ip_address
+
+from app.models import Protocol
+
+PROXY_COMMS = frozenset({"docker-proxy", "rootlesskit-doc"})  # `comm` is cut at 15 characters
+LAST_COMMS = ("containerd-shim",)  # scanned last: they hold no inet listeners, and one runs per container
+TCP_LISTEN, UDP_UNCONNECTED = "0A", "07"
+
+Listener = tuple[Protocol, str, int, int | None, str | None]  # protocol, address, port, pid, process
+
+
+def listeners(proc: str = "/proc") -> list[Listener]:
+    """Every listening socket of this network namespace with its process (pid None: not visible)."""
+    socks: dict[int, tuple[Protocol, str, int]] = {}
+    for name, proto, family in (("tcp", Protocol.TCP, socket.AF_INET), ("tcp6", Protocol.TCP, socket.AF_INET6),
+                                ("udp", Protocol.UDP, socket.AF_INET), ("udp6", Protocol.UDP, socket.AF_INET6)):
+        try:
+            socks.update(_sockets(f"{proc}/net/{name}", proto, family))
+        except FileNotFoundError:
+            if name in ("tcp", "udp"):
+                raise  # no /proc/net at all: the caller falls back to psutil
+    owners: dict[int, tuple[int, str]] = {}  # inode -> (pid, process)
+    by_address: dict[tuple[Protocol, str, int], list[int]] = {}
+    for inode, key in socks.items():
+        by_address.setdefault(key, []).append(inode)
+    first, last = [], []
+    for pid, comm in _processes(proc):
+        if comm in PROXY_COMMS and (key := _proxy_address(proc, pid)) in by_address:
+            for inode in by_address[key]:
+                owners[inode] = (pid, comm)
+            continue
+        (last if comm.startswith(LAST_COMMS) else first).append((pid, comm))
+    wanted = {inode for inode in socks if inode not in owners}
+    own_ns = _netns(proc, "self")
+    for pid, comm in first + last:
+        if not wanted:
+            break
+        if own_ns is not None and _netns(proc, pid) != own_ns:
+            continue  # another namespace (a container's processes): its sockets are not in our table
+        for inode in _socket_inodes(proc, pid) & wanted:
+            owners[inode] = (pid, _full_name(proc, pid, comm))
+            wanted.discard(inode)
+    out: list[Listener] = []
+    for inode, (proto, ip, port) in socks.items():
+        pid, name = owners.get(inode, (None, None))
+        out.append((proto, ip, port, pid, name))
+    return out
+
+
+def _sockets(path: str, proto: Protocol, family: int) -> dict[int, tuple[Protocol, str, int]]:
+    with open(path, encoding="ascii") as f:
+        lines = f.read().splitlines()[1:]
+    out = {}
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 10:
+            continue
+        local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
+        if proto is Protocol.TCP and state != TCP_LISTEN:
+            continue
+        if proto is Protocol.UDP and (state != UDP_UNCONNECTED or not remote.endswith(":0000")):
+            continue  # a connected UDP socket is a client, not a server
+        if inode == 0:
+            continue
+        addr, _, port = local.partition(":")
+        out[inode] = (proto, _address(addr, family), int(port, 16))
+    return out
+
+
+def _address(hexaddr: str, family: int) -> str:
+    """`0100007F` -> 127.0.0.1: /proc prints each 32-bit word in host (little-endian) order."""
+    raw = bytes.fromhex(hexaddr)
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return socket.inet_ntop(family, words)
+
+
+def _processes(proc: str) -> list[tuple[int, str]]:
+    out = []
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{entry}/comm", encoding="utf-8", errors="replace") as f:
+                out.append((int(entry), f.read().rstrip("\n")))
+        except OSError:
+            continue  # gone, or not ours to read
+    return out
+
+
+def _cmdline(proc: str, pid: int) -> list[str]:
+    try:
+        with open(f"{proc}/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def _proxy_address(proc: str, pid: int) -> tuple[Protocol, str, int] | None:
+    """(protocol, host ip, host port) a docker-proxy listens on, from its command line."""
+    args = _cmdline(proc, pid)
+    opts = {a: args[i + 1] for i, a in enumerate(args[:-1]) if a.startswith("-")}
+    try:
+        return Protocol(opts["-proto"]), str(ip_address(opts["-host-ip"])), int(opts["-host-port"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _netns(proc: str, pid: int | str) -> str | None:
+    try:
+        return os.readlink(f"{proc}/{pid}/ns/net")
+    except OSError:
+        return None
+
+
+def _socket_inodes(proc: str, pid: int) -> set[int]:
+    out = set()
+    try:
+        with os.scandir(f"{proc}/{pid}/fd") as fds:
+            for fd in fds:
+                try:
+                    target = os.readlink(fd.path)
+                except OSError:
+                    continue
+                if target.startswith("socket:["):
+                    out.add(int(target[8:-1]))
+    except OSError:
+        pass  # gone, or another user's
+    return out
+
+
+def _full_name(proc: str, pid: int, comm: str) -> str:
+    """`comm` is cut at 15 characters; the command line has the rest (as psutil does)."""
+    if len(comm) >= 15:
+        args = _cmdline(proc, pid)
+        if args:
+            base = os.path.basename(args[0])
+            if base.startswith(comm):
+                return base
+    return comm
