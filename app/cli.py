@@ -125,17 +125,35 @@ def _add_common(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     g.add_argument("--debug", action="store_true", default=d(False), help="show tracebacks")
 
 
-def command_modules() -> list[ModuleType]:
+def command_modules(only: str | None = None) -> list[ModuleType]:
     import app.commands as pkg
 
     mods = []
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
+        if not info.name.startswith("_") and only in (None, info.name):
             mods.append(importlib.import_module(f"app.commands.{info.name}"))
     return mods
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Top-level options that take no value: they may come before the command name.
+_FLAGS = frozenset({"--json", "--dry-run", "--debug", "--auto", "--yes", "--recreate"})
+
+
+def requested_command(argv: list[str]) -> str | None:
+    """The command module `argv` names, when that is certain: then only it is imported
+    (importing all of them costs more than `portside ports` itself). None: register all."""
+    import app.commands as pkg
+
+    names = {i.name for i in pkgutil.iter_modules(pkg.__path__) if not i.name.startswith("_")}
+    for token in argv:
+        if token in names:
+            return token
+        if token not in _FLAGS and not (token.startswith("--") and "=" in token):
+            return None  # an option that may take the next token as its value, or help
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="portside",
         description="Ports, conflicts, remapping, integrations and health for self-hosted Docker "
@@ -155,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(p, suppress=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in command_modules():
+    for mod in command_modules(only):
         register: Callable[[Any, Callable[[argparse.ArgumentParser], None]], None] = mod.register
         register(sub, lambda sp: _add_common(sp, suppress=True))
     return p
@@ -165,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(requested_command(argv)).parse_args(argv)
     ctx = Ctx(args)
     try:
         if args.host:

@@ -114,3 +114,13 @@ def test_json_shapes_and_exit_codes(cli, compose_project, tmp_path, monkeypatch)
     for cmd in ("ports", "conflicts"):
         code, out, err = cli(cmd, "--json")
         assert code == 2 and "portside.yaml" in err and out == "", (cmd, code, err)
+
+
+def test_only_the_named_command_module_is_imported_when_that_is_certain() -> None:
+    from app.cli import requested_command
+
+    assert requested_command(["ports", "--json"]) == "ports"
+    assert requested_command(["--json", "--dry-run", "conflicts"]) == "conflicts"
+    assert requested_command(["--config=x.yaml", "ports"]) == "ports"
+    assert requested_command(["--config", "ports", "remap"]) is None  # `ports` is the option's value
+    assert requested_command(["--help"]) is None and requested_command([]) is None
