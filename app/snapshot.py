@@ -89,12 +89,14 @@ def take_snapshot(
     st: dict[str, SourceStatus] = {}
     containers: list[Any] = []
     services: list[Any] = []
+    info: dict[str, Any] = {}
     try:
         if engine_error is not None:
             raise engine_error
         client = client or connect_engine(opts)
         containers = docker_src.list_containers(client)
-        rootless = docker_src.detect_rootless(client)
+        info = client.info()  # once: rootless and swarm both read it (a slow call on a busy engine)
+        rootless = docker_src.detect_rootless(client, info)
         where = resolve_endpoint(opts.host, opts.context).describe()
         st["docker"] = SourceStatus(ok=True, detail=f"{where}{' (rootless)' if rootless else ''}")
     except Exception as exc:
@@ -104,7 +106,7 @@ def take_snapshot(
         st["swarm"] = SourceStatus(ok=False, error="needs the Docker engine")
     else:
         try:
-            services = swarm.list_services(client)
+            services = swarm.list_services(client, info)
             st["swarm"] = SourceStatus(ok=True, detail=f"{len(services)} services" if services else "not a swarm manager")
         except Exception as exc:
             st["swarm"] = _fail(exc)

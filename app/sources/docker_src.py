@@ -173,9 +173,9 @@ def _binding(
     )
 
 
-def detect_rootless(client: Any) -> bool:
-    """Rootless Docker says so in `SecurityOptions` (`name=rootless`)."""
-    opts = client.info().get("SecurityOptions") or []
+def detect_rootless(client: Any, info: Mapping[str, Any] | None = None) -> bool:
+    """Rootless Docker says so in `SecurityOptions` (`name=rootless`) of /info (fetched unless given)."""
+    opts = (info if info is not None else client.info()).get("SecurityOptions") or []
     return any("rootless" in str(o) for o in opts)
 
 

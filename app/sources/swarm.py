@@ -15,15 +15,15 @@ from typing import Any
 from app.models import BindingState, PortBinding, Protocol, Source, SwarmService
 
 
-def swarm_active(client: Any) -> tuple[bool, str | None]:
-    """(is this engine a swarm node, its node id)."""
-    sw = client.info().get("Swarm") or {}
+def swarm_active(client: Any, info: Mapping[str, Any] | None = None) -> tuple[bool, str | None]:
+    """(is this engine a swarm node, its node id); `info`: the engine's /info when already fetched."""
+    sw = (info if info is not None else client.info()).get("Swarm") or {}
     return sw.get("LocalNodeState") == "active" and bool(sw.get("ControlAvailable")), sw.get("NodeID")
 
 
-def list_services(client: Any) -> list[SwarmService]:
+def list_services(client: Any, info: Mapping[str, Any] | None = None) -> list[SwarmService]:
     """Swarm services with their port claims on this node ([] when not a swarm manager)."""
-    active, node_id = swarm_active(client)
+    active, node_id = swarm_active(client, info)
     if not active:
         return []
     tasks = client.api.tasks(filters={"desired-state": "running"})
