@@ -5,8 +5,10 @@ entries on a busy machine) and lists every file descriptor of every process
 to find owners. Here only listening TCP and unconnected UDP sockets are
 decoded, docker-proxy processes are recognised by their command line
 (`-proto tcp -host-ip 0.0.0.0 -host-port 8080`), and the descriptor scan of
-the remaining processes stops as soon as every listener has its owner,
-leaving containerd shims (many descriptors, never an inet listener) for last.
+the remaining processes stops as soon as every listener has its owner.
+containerd shims (one per container, ~25 descriptors each, never an inet
+listener) are not scanned at all: with 1,000 containers they were 28,000
+readlinks whenever one socket had no visible owner (another PID namespace).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ipaddress import ip_address
 from app.models import Protocol
 
 PROXY_COMMS = frozenset({"docker-proxy", "rootlesskit-doc"})  # `comm` is cut at 15 characters
-LAST_COMMS = ("containerd-shim",)  # scanned last: they hold no inet listeners, and one runs per container
+NEVER_LISTEN = ("containerd-shim",)  # one per container, many descriptors, no inet listener
 TCP_LISTEN, UDP_UNCONNECTED = "0A", "07"
 
 Listener = tuple[Protocol, str, int, int | None, str | None]  # protocol, address, port, pid, process
@@ -38,16 +40,16 @@ def listeners(proc: str = "/proc") -> list[Listener]:
     by_address: dict[tuple[Protocol, str, int], list[int]] = {}
     for inode, key in socks.items():
         by_address.setdefault(key, []).append(inode)
-    first, last = [], []
+    scan = []
     for pid, comm in _processes(proc):
         if comm in PROXY_COMMS and (key := _proxy_address(proc, pid)) in by_address:
             for inode in by_address[key]:
                 owners[inode] = (pid, comm)
-            continue
-        (last if comm.startswith(LAST_COMMS) else first).append((pid, comm))
+        elif not comm.startswith(NEVER_LISTEN):
+            scan.append((pid, comm))
     wanted = {inode for inode in socks if inode not in owners}
     own_ns = _netns(proc, "self")
-    for pid, comm in first + last:
+    for pid, comm in scan:
         if not wanted:
             break
         if own_ns is not None and _netns(proc, pid) != own_ns:
