@@ -1,8 +1,8 @@
 """The Health screen: one row per target, updated in place, and the poller that feeds it.
 
-The poller (app.health.Poller) runs as an async worker on the app's loop —
-its checks are asyncio I/O, and the blocking parts (snapshot, SQLite) run in
-threads. Changes are batched every PUBLISH_EVERY seconds into one
+The poller (app.health.Poller) runs in a worker thread on an asyncio loop of
+its own (on the app's loop, 1,000 checks a second starved key presses; see
+benchmarks/bench_health.py). Changes are batched every PUBLISH_EVERY seconds into one
 `HealthChanged` message for the active screen; `app.health_statuses` keeps
 the latest status per target for screens that mount or resume later (the
 Containers screen reads it too, keyed by container name).
@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -21,7 +24,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable, Static
-from textual.worker import Worker
+from textual.worker import Worker, get_current_worker
 
 from app.health import Poller, TargetStatus
 from app.health_targets import Target, build_targets
@@ -96,6 +99,7 @@ class HealthScreen(PortsideScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self._cells: dict[str, dict[str, str]] = {}  # what each row shows, by column
         self._show(dict(statuses_of(self.app)), [])
 
     def on_screen_resume(self) -> None:
@@ -114,13 +118,18 @@ class HealthScreen(PortsideScreen):
             for tid in removed:
                 if tid in table.rows:
                     table.remove_row(tid)
+            for tid in removed:
+                self._cells.pop(tid, None)
             for tid, st in sorted(changed.items()):
                 cells = row_cells(st)
+                shown = self._cells.setdefault(tid, {})
                 if tid in table.rows:
                     for col, value in cells.items():
-                        table.update_cell(tid, col, value)
+                        if shown.get(col) != str(value):  # untouched cells cost nothing
+                            table.update_cell(tid, col, value)
                 else:
                     table.add_row(*cells.values(), key=tid)
+                shown.update((col, str(value)) for col, value in cells.items())
         empty = self.query_one("#health-empty", Static)
         empty.display = table.row_count == 0
         empty.update(
@@ -152,9 +161,9 @@ class HealthScreen(PortsideScreen):
         self.query_one("#health-detail", Static).update("\n".join(lines))
 
     def action_poll_now(self) -> None:
-        poller = getattr(self.app, "health_poller", None)
-        if poller is not None:
-            poller.poll_now()
+        poll_now = getattr(self.app, "health_poll_now", None)
+        if poll_now is not None:
+            poll_now()
             self.notify("polling every target now")
 
 
@@ -162,7 +171,10 @@ class HealthScreen(PortsideScreen):
 
 
 def statuses_of(app: App[Any]) -> dict[str, TargetStatus]:
-    return getattr(app, "health_statuses", {})
+    """The latest status per target id (owned by the UI thread)."""
+    if not hasattr(app, "health_statuses"):
+        app.health_statuses = {}  # type: ignore[attr-defined]
+    return app.health_statuses  # type: ignore[attr-defined]
 
 
 def health_by_container(app: App[Any]) -> dict[str, HealthState]:
@@ -183,14 +195,47 @@ def health_by_container(app: App[Any]) -> dict[str, HealthState]:
 
 
 def start_health_worker(app: App[Any]) -> Worker[None]:
-    """Run the poller on the app's loop. `app.health_targets` (a callable) overrides discovery."""
+    """Run the poller in a worker thread with its own asyncio loop.
+
+    Measured (benchmarks/bench_health.py): 1,000 checks a second on the app's
+    own loop made a key press take seconds to show; in a thread of its own the
+    UI stays responsive. `app.health_targets` (a callable) overrides discovery.
+    """
+    ui_loop = asyncio.get_running_loop()
     return app.run_worker(
-        _poll_forever(app),
+        partial(_poll_thread, app, ui_loop),
+        thread=True,
         group="health",
         exclusive=True,
         exit_on_error=False,
         description="health poller",
     )
+
+
+def _poll_thread(app: App[Any], ui_loop: asyncio.AbstractEventLoop) -> None:
+    worker = get_current_worker()
+    asyncio.run(_poll_forever(app, ui_loop, lambda: worker.is_cancelled))
+
+
+def _publish(
+    app: App[Any],
+    changed: dict[str, TargetStatus],
+    removed: list[str],
+    sent: dict[int, dict[str, str]],
+) -> None:
+    """On the UI thread: keep app.health_statuses, tell the active screen."""
+    statuses = statuses_of(app)
+    for tid in removed:
+        statuses.pop(tid, None)
+    statuses.update(changed)
+    with contextlib.suppress(Exception):  # no screen while the app closes
+        app.screen.post_message(HealthChanged(changed, removed))
+    _feed_health_column(app, sent)
+
+
+def _copy(st: TargetStatus) -> TargetStatus:
+    """A copy the UI thread owns (the poller keeps mutating the original)."""
+    return replace(st, history=deque(st.history, maxlen=st.history.maxlen), oks=deque())
 
 
 def _own_snapshot_targets(app: App[Any]) -> list[Target]:
@@ -203,40 +248,38 @@ def _own_snapshot_targets(app: App[Any]) -> list[Target]:
     )
 
 
-async def _poll_forever(app: App[Any]) -> None:
+async def _poll_forever(
+    app: App[Any], ui_loop: asyncio.AbstractEventLoop, cancelled: Callable[[], bool]
+) -> None:
     """Keep the poller's targets in step with the app's snapshots; publish changes in batches."""
     config = app.config  # type: ignore[attr-defined]
     dirty: set[str] = set()
-    statuses: dict[str, TargetStatus] = {}
-    app.health_statuses = statuses  # type: ignore[attr-defined]
+    known: set[str] = set()
     poller = Poller(
         config,
         state_dir=getattr(getattr(app, "args", None), "state_dir", None),
         on_update=lambda st: dirty.add(st.target.id),
     )
-    app.health_poller = poller  # type: ignore[attr-defined]
+    loop = asyncio.get_running_loop()
+    app.health_poll_now = lambda: loop.call_soon_threadsafe(poller.poll_now)  # type: ignore[attr-defined]
     provider: Callable[[], list[Target]] | None = getattr(app, "health_targets", None)
     if provider is None and not hasattr(app, "snapshot"):
         provider = lambda: _own_snapshot_targets(app)  # noqa: E731
     runner = asyncio.create_task(poller.run())
-    loop = asyncio.get_running_loop()
     next_targets, seen_snapshot = 0.0, None
     sent: dict[int, dict[str, str]] = {}  # id(screen) -> container health last handed to it
 
     def retarget(targets: list[Target]) -> list[str]:
         poller.set_targets(targets)
-        gone = [tid for tid in statuses if tid not in poller.statuses]
-        for tid in gone:
-            statuses.pop(tid)
-        for tid, st in poller.statuses.items():
-            if tid not in statuses:
-                statuses[tid] = st
-                dirty.add(tid)
+        gone = [tid for tid in known if tid not in poller.statuses]
+        known.difference_update(gone)
+        dirty.update(tid for tid in poller.statuses if tid not in known)
+        known.update(poller.statuses)
         return gone
 
     try:
         removed = retarget(build_targets(None, config))  # the config's checks need no snapshot
-        while True:
+        while not cancelled():
             now = loop.time()
             if provider is not None and now >= next_targets:
                 removed += retarget(await asyncio.to_thread(provider))
@@ -248,12 +291,10 @@ async def _poll_forever(app: App[Any]) -> None:
                     removed += retarget(build_targets(snap, config))
                     next_targets = now + 2.0  # snapshots can come in bursts
             if dirty or removed:
-                changed = {tid: statuses[tid] for tid in dirty if tid in statuses}
+                changed = {t: _copy(poller.statuses[t]) for t in dirty if t in poller.statuses}
                 dirty.clear()
-                with contextlib.suppress(Exception):  # no screen while the app closes
-                    app.screen.post_message(HealthChanged(changed, removed))
+                ui_loop.call_soon_threadsafe(_publish, app, changed, removed, sent)
             removed = []
-            _feed_health_column(app, sent)
             await asyncio.sleep(PUBLISH_EVERY)
     finally:
         runner.cancel()
