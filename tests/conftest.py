@@ -151,7 +151,7 @@ def _cleanup_docker(client: Any, *, session: str | None) -> None:
         for svc in client.services.list(filters={"label": LABEL}):
             if mine(svc.attrs.get("Spec", {}).get("Labels")):
                 svc.remove()
-    for c in client.containers.list(all=True, filters={"label": LABEL}):
+    for c in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
         if mine(c.labels):
             with contextlib.suppress(Exception):
                 c.remove(force=True, v=True)
