@@ -18,6 +18,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,11 +83,22 @@ def take_snapshot(
     `client` reuses an open engine connection; `engine_error` says the caller
     already failed to connect (the Docker source reports it without retrying).
     """
-    from app.sources import docker_src, host, registry, swarm
-    from app.sources.engine import resolve_endpoint
+    from app.sources import host
 
     opts = options or SnapshotOptions()
     st: dict[str, SourceStatus] = {}
+    # Host listeners are read from /proc while the engine answers (that is waiting, not work).
+    with ThreadPoolExecutor(1, thread_name_prefix="portside-host") as pool:
+        listening = pool.submit(host.list_listeners)
+        snap = _take(config, opts, st, client, engine_error, listening)
+    return snap
+
+
+def _take(config: Config, opts: SnapshotOptions, st: dict[str, SourceStatus], client: Any,
+          engine_error: BaseException | None, listening: Future[tuple[list[PortBinding], str | None]]) -> Snapshot:
+    from app.sources import docker_src, registry, swarm
+    from app.sources.engine import resolve_endpoint
+
     containers: list[Any] = []
     services: list[Any] = []
     info: dict[str, Any] = {}
@@ -116,7 +128,9 @@ def take_snapshot(
 
     host_bindings: list[PortBinding] = []
     try:
-        listeners, note = host.list_listeners()
+        from app.sources import host
+
+        listeners, note = listening.result()
         host_bindings = host.attribute(listeners, engine_bindings)
         st["host"] = SourceStatus(ok=True, detail=note)
     except Exception as exc:
