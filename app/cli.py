@@ -207,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         ctx.warn(f"internal error: {type(exc).__name__}: {exc} (re-run with --debug for details)")
         code = Exit.ERROR
+    events = sys.modules.get("app.events")
+    if events is not None and not events.flush(15.0):  # notifications queued by this run
+        ctx.warn("some notifications were not delivered in time; they are still in `portside events`")
     return code
 
 

@@ -84,6 +84,24 @@ def record_event(state: State | None, config: Config | None, kind: str, **body: 
         _dispatch(deliveries)
 
 
+def announce_new(
+    state: State, config: Config | None, kind: str, channel: str, items: dict[str, dict[str, Any]]
+) -> list[str]:
+    """Record `kind` once per item key not seen at the previous call for `channel`.
+
+    For things re-discovered on every run (conflicts): a cron job that finds the
+    same conflict every five minutes notifies once, and again only after it was
+    gone and came back. Returns the keys that were new.
+    """
+    seen = set(state.get_kv(f"announced:{channel}", []))
+    new = [key for key in items if key not in seen]
+    for key in new:
+        record_event(state, config, kind, key=key, **items[key])
+    if new or seen != set(items):
+        state.set_kv(f"announced:{channel}", sorted(items))
+    return new
+
+
 def flush(timeout: float = 10.0) -> bool:
     """Wait for queued background-thread deliveries. True when all were attempted in time."""
     return _worker.flush(timeout)

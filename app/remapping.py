@@ -36,9 +36,23 @@ def error_conflicts(conflicts: list[Conflict]) -> list[Conflict]:
 
 def apply_remap(plan: Plan, state: State, config: Config, *, run_actions: bool = True) -> ApplyResult:
     """Apply a remap plan; the registry follows in the same transaction; the text log is appended."""
+    from app.events import PORT_REMAPPED, record_event
+
     result = apply_plan(plan, state, run_actions=run_actions, registry=registry_updates(plan))
     if config.decisions_log:
         append_decisions_log(Path(config.decisions_log).expanduser(), result.decision)
+    for move in plan.moves:
+        who = f"{move.project}/{move.service}" if move.project and move.service else move.owner
+        record_event(
+            state,
+            config,
+            PORT_REMAPPED,
+            message=f"{who}: {move.old_port} -> {move.new_port} ({move.reason or plan.reason})",
+            service=who,
+            old_port=move.old_port,
+            new_port=move.new_port,
+            decision=result.decision.id,
+        )
     return result
 
 

@@ -62,6 +62,12 @@ MIGRATIONS: list[str] = [
         at TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE kv (
+        key TEXT PRIMARY KEY,            -- small pieces of state, e.g. conflicts already announced
+        value TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -317,6 +323,19 @@ class State:
             )
             for r in rows.fetchall()
         ][::-1]
+
+    # ----------------------------------------------------------------------- kv
+
+    def get_kv(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
+        return json.loads(row["value"]) if row else default
+
+    def set_kv(self, key: str, value: Any) -> None:
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO kv(key, value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, json.dumps(value, sort_keys=True)),
+            )
 
     # ------------------------------------------------------------------- events
 

@@ -170,7 +170,12 @@ def _mode_differs(path: str, mode: int | None) -> bool:
     return (os.stat(path).st_mode & 0o7777) != mode
 
 
-def apply(prepared: Prepared, state: State, progress: Callable[[str], None] | None = None) -> Outcome:
+def apply(
+    prepared: Prepared,
+    state: State,
+    progress: Callable[[str], None] | None = None,
+    config: Config | None = None,
+) -> Outcome:
     """Apply through the one executor and write the record; no edits -> no-op."""
     kind, scope = prepared.kind, prepared.ctx.scope
     say = progress or (lambda _msg: None)
@@ -205,8 +210,18 @@ def apply(prepared: Prepared, state: State, progress: Callable[[str], None] | No
     )
     state.put_integration(record)
     if written:
-        state.add_event("integration-applied", {"kind": kind, "scope": scope, "version": record.version,
-                                                "files": written})
+        from app.events import INTEGRATION_APPLIED, record_event
+
+        record_event(
+            state,
+            config,
+            INTEGRATION_APPLIED,
+            message=f"{kind} applied to {scope} (version {record.version}, {len(written)} file(s))",
+            integration=kind,
+            scope=scope,
+            version=record.version,
+            files=written,
+        )
     return Outcome(record=record, noop=False, written=written, decision_id=decision_id, live=live)
 
 

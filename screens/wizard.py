@@ -281,7 +281,7 @@ class WizardScreen(Screen[None]):
                     def progress(text: str) -> None:
                         self.post_message(ApplyProgressed(text))
 
-                    outcome = engine.apply(prepared, state, progress=progress)
+                    outcome = engine.apply(prepared, state, progress=progress, config=self.config)
                     self.post_message(ApplyProgressed(
                         "no changes: already applied" if outcome.noop else
                         f"applied: {len(outcome.written)} file(s), record version {outcome.record.version}; verifying…",

@@ -46,7 +46,21 @@ def analyze_run(ctx: Ctx) -> tuple[Snapshot, list[Conflict]]:
     for name, st in sorted(snap.sources.items()):
         if not st.ok:
             ctx.warn(f"source {name} unavailable: {st.error}")
-    return snap, analyze(snap, policy_for(ctx.config, snap))
+    conflicts = analyze(snap, policy_for(ctx.config, snap))
+    announce(ctx, conflicts)
+    return snap, conflicts
+
+
+def announce(ctx: Ctx, conflicts: list[Conflict]) -> None:
+    """A `conflict-found` event for each error/warning conflict not seen at the last run."""
+    from app.events import CONFLICT_FOUND, announce_new
+
+    items = {
+        c.key: {"message": c.message, "severity": c.severity.value, "port": c.port, "fix": c.fix}
+        for c in conflicts
+        if c.severity is not Severity.INFO
+    }
+    announce_new(ctx.state, ctx.config, CONFLICT_FOUND, "conflicts", items)
 
 
 def report(snap: Snapshot, conflicts: list[Conflict], minimum: str = "info") -> tuple[int, str, dict[str, Any]]:

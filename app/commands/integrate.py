@@ -96,7 +96,7 @@ def run(ctx: Ctx) -> int:
         text, data = describe(prepared, None, True)
         ctx.emit(text, data)
         return Exit.OK
-    outcome = engine.apply(prepared, ctx.state)
+    outcome = engine.apply(prepared, ctx.state, config=ctx.config)
     text, data = describe(prepared, outcome, False)
     ctx.emit(text, data)
     return Exit.OK
@@ -114,7 +114,7 @@ def auto_step(ctx: Ctx) -> StepReport:
     for kind in kinds:
         try:
             prepared = prepare_from_args(ctx, kind)
-            outcome = None if ctx.dry_run else engine.apply(prepared, ctx.state)
+            outcome = None if ctx.dry_run else engine.apply(prepared, ctx.state, config=ctx.config)
             text, data = describe(prepared, outcome, ctx.dry_run)
         except PortsideError as exc:
             text, data, code = f"{kind}: error: {exc}", {"error": str(exc)}, Exit.ERROR
