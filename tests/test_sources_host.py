@@ -70,3 +70,26 @@ def test_proc_fast_path_agrees_with_psutil(run_container) -> None:
     assert {(x[0].value, x[1], x[2], x[3]) for x in fast} >= {("tcp", "127.0.0.1", tcp, os.getpid()),
                                                               ("udp", "::1", udp, os.getpid())}
     assert all(x[4] == "docker-proxy" for x in fast if x[2] == published)
+
+
+def test_owners_are_remembered_and_new_sockets_still_found(monkeypatch) -> None:
+    """The dashboard asks every 15 s: known sockets skip the process scan, new ones get their owner."""
+    from app.sources import procnet
+
+    a, b = free_port(), free_port()
+    with socket.socket() as s1:
+        s1.bind(("127.0.0.1", a))
+        s1.listen()
+        assert any(x[2] == a and x[3] == os.getpid() for x in procnet.listeners())
+        scanned: list[int] = []
+        real = procnet._find_owners
+        monkeypatch.setattr(procnet, "_find_owners", lambda proc, socks: scanned.extend(socks) or real(proc, socks))
+        with socket.socket() as s2:
+            s2.bind(("127.0.0.1", b))
+            s2.listen()
+            again = procnet.listeners()
+            assert os.fstat(s2.fileno()).st_ino in scanned  # looked up
+        assert os.fstat(s1.fileno()).st_ino not in scanned  # from memory
+        assert any(x[2] == a and x[3] == os.getpid() for x in again)
+        assert any(x[2] == b and x[3] == os.getpid() for x in again)
+    assert not any(x[2] == a for x in procnet.listeners())  # closed: gone

@@ -36,7 +36,29 @@ def listeners(proc: str = "/proc") -> list[Listener]:
         except FileNotFoundError:
             if name in ("tcp", "udp"):
                 raise  # no /proc/net at all: the caller falls back to psutil
-    owners: dict[int, tuple[int, str]] = {}  # inode -> (pid, process)
+    # A socket keeps its inode while it exists: owners found by an earlier call (the dashboard
+    # asks every 15 s) are kept while their process lives, and only new sockets are looked up.
+    for inode in [i for i in _OWNERS if i not in socks]:
+        del _OWNERS[inode]
+    new = {i for i in socks if i not in _OWNERS or not _alive(proc, _OWNERS[i][0])}
+    if new:
+        _OWNERS.update(_find_owners(proc, {i: socks[i] for i in new}))
+    out: list[Listener] = []
+    for inode, (proto, ip, port) in socks.items():
+        pid, name = _OWNERS.get(inode, (None, None))
+        out.append((proto, ip, port, pid, name))
+    return out
+
+
+_OWNERS: dict[int, tuple[int | None, str | None]] = {}  # inode -> (pid, process); (None, None): not visible
+
+
+def _alive(proc: str, pid: int | None) -> bool:
+    return pid is None or os.path.exists(f"{proc}/{pid}")
+
+
+def _find_owners(proc: str, socks: dict[int, tuple[Protocol, str, int]]) -> dict[int, tuple[int | None, str | None]]:
+    owners: dict[int, tuple[int | None, str | None]] = dict.fromkeys(socks, (None, None))
     by_address: dict[tuple[Protocol, str, int], list[int]] = {}
     for inode, key in socks.items():
         by_address.setdefault(key, []).append(inode)
@@ -47,7 +69,7 @@ def listeners(proc: str = "/proc") -> list[Listener]:
                 owners[inode] = (pid, comm)
         elif not comm.startswith(NEVER_LISTEN):
             scan.append((pid, comm))
-    wanted = {inode for inode in socks if inode not in owners}
+    wanted = {inode for inode, (pid, _) in owners.items() if pid is None}
     own_ns = _netns(proc, "self")
     for pid, comm in scan:
         if not wanted:
@@ -57,11 +79,7 @@ def listeners(proc: str = "/proc") -> list[Listener]:
         for inode in _socket_inodes(proc, pid) & wanted:
             owners[inode] = (pid, _full_name(proc, pid, comm))
             wanted.discard(inode)
-    out: list[Listener] = []
-    for inode, (proto, ip, port) in socks.items():
-        pid, name = owners.get(inode, (None, None))
-        out.append((proto, ip, port, pid, name))
-    return out
+    return owners
 
 
 def _sockets(path: str, proto: Protocol, family: int) -> dict[int, tuple[Protocol, str, int]]:
