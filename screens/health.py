@@ -1,9 +1,11 @@
 """The Health screen: one row per target, updated in place, and the poller that feeds it.
 
-The poller (app.health.Poller) runs in a worker thread on an asyncio loop of
-its own (on the app's loop, 1,000 checks a second starved key presses; see
-benchmarks/bench_health.py). Changes are batched every PUBLISH_EVERY seconds into one
-`HealthChanged` message for the active screen; `app.health_statuses` keeps
+The poller (app.health.Poller) runs in a child process, app.health_worker
+(in a thread of this process its checks' Python time made key presses take
+seconds during a 1,000-endpoint cycle; see benchmarks/bench_health.py). A
+thread worker mirrors the child's batches of changed statuses (at most one
+every PUBLISH_EVERY seconds) into one `HealthChanged` message for the active
+screen each; `app.health_statuses` keeps
 the latest status per target for screens that mount or resume later (the
 Containers screen reads it too, keyed by container name).
 """
@@ -12,9 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
+import time
 from collections.abc import Callable
-from dataclasses import replace
 from functools import partial
 from typing import Any, ClassVar
 
@@ -26,12 +27,12 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, get_current_worker
 
-from app.health import Poller, TargetStatus
+from app.health import TargetStatus
 from app.health_targets import Target, build_targets
+from app.health_worker import PUBLISH_EVERY, HealthProcess, Mirror
 from app.models import HealthState, Snapshot
 from screens.base import PortsideScreen
 
-PUBLISH_EVERY = 0.5
 RETARGET_EVERY = 30.0  # seconds between target refreshes when the app has no live snapshot
 BARS = "▁▂▃▄▅▆▇█"
 STYLE = {
@@ -195,11 +196,14 @@ def health_by_container(app: App[Any]) -> dict[str, HealthState]:
 
 
 def start_health_worker(app: App[Any]) -> Worker[None]:
-    """Run the poller in a worker thread with its own asyncio loop.
+    """Run the poller in a child process (app.health_worker) and mirror its statuses.
 
-    Measured (benchmarks/bench_health.py): 1,000 checks a second on the app's
-    own loop made a key press take seconds to show; in a thread of its own the
-    UI stays responsive. `app.health_targets` (a callable) overrides discovery.
+    Measured (benchmarks/bench_health.py): in a thread of this process, the
+    checks' Python time shared the GIL with the UI and a key press took up to
+    seconds to show during a 1,000-endpoint cycle. This thread worker only
+    keeps the child's targets in step and turns its batches into one
+    `HealthChanged` message each. `app.health_targets` (a callable) overrides
+    discovery.
     """
     ui_loop = asyncio.get_running_loop()
     return app.run_worker(
@@ -210,11 +214,6 @@ def start_health_worker(app: App[Any]) -> Worker[None]:
         exit_on_error=False,
         description="health poller",
     )
-
-
-def _poll_thread(app: App[Any], ui_loop: asyncio.AbstractEventLoop) -> None:
-    worker = get_current_worker()
-    asyncio.run(_poll_forever(app, ui_loop, lambda: worker.is_cancelled))
 
 
 def _publish(
@@ -233,11 +232,6 @@ def _publish(
     _feed_health_column(app, sent)
 
 
-def _copy(st: TargetStatus) -> TargetStatus:
-    """A copy the UI thread owns (the poller keeps mutating the original)."""
-    return replace(st, history=deque(st.history, maxlen=st.history.maxlen), oks=deque())
-
-
 def _own_snapshot_targets(app: App[Any]) -> list[Target]:
     """Targets from a snapshot of our own (an app without a discovery worker)."""
     from app.snapshot import SnapshotOptions, take_snapshot
@@ -248,59 +242,64 @@ def _own_snapshot_targets(app: App[Any]) -> list[Target]:
     )
 
 
-async def _poll_forever(
-    app: App[Any], ui_loop: asyncio.AbstractEventLoop, cancelled: Callable[[], bool]
-) -> None:
-    """Keep the poller's targets in step with the app's snapshots; publish changes in batches."""
+def _poll_thread(app: App[Any], ui_loop: asyncio.AbstractEventLoop) -> None:
+    """Keep the child's targets in step with the app's snapshots; publish its batches."""
+    worker = get_current_worker()
     config = app.config  # type: ignore[attr-defined]
-    dirty: set[str] = set()
-    known: set[str] = set()
-    poller = Poller(
-        config,
-        state_dir=getattr(getattr(app, "args", None), "state_dir", None),
-        on_update=lambda st: dirty.add(st.target.id),
-    )
-    loop = asyncio.get_running_loop()
-    app.health_poll_now = lambda: loop.call_soon_threadsafe(poller.poll_now)  # type: ignore[attr-defined]
+    child = HealthProcess(config, getattr(getattr(app, "args", None), "state_dir", None))
+    app.health_worker = child  # type: ignore[attr-defined]  (tests and benchmarks look at its pid)
+    app.health_poll_now = child.poll_now  # type: ignore[attr-defined]
+    mirror = Mirror()
     provider: Callable[[], list[Target]] | None = getattr(app, "health_targets", None)
     if provider is None and not hasattr(app, "snapshot"):
         provider = lambda: _own_snapshot_targets(app)  # noqa: E731
-    runner = asyncio.create_task(poller.run())
-    next_targets, seen_snapshot = 0.0, None
+    next_targets, seen_snapshot, restart_at = 0.0, None, 0.0
     sent: dict[int, dict[str, str]] = {}  # id(screen) -> container health last handed to it
+    changed: dict[str, TargetStatus] = {}
+    removed: list[str] = []
 
-    def retarget(targets: list[Target]) -> list[str]:
-        poller.set_targets(targets)
-        gone = [tid for tid in known if tid not in poller.statuses]
-        known.difference_update(gone)
-        dirty.update(tid for tid in poller.statuses if tid not in known)
-        known.update(poller.statuses)
-        return gone
+    def retarget(targets: list[Target]) -> None:
+        new, gone = mirror.set_targets(targets)
+        child.set_targets(targets)
+        changed.update(new)
+        for tid in gone:
+            changed.pop(tid, None)
+        removed.extend(gone)
 
     try:
-        removed = retarget(build_targets(None, config))  # the config's checks need no snapshot
-        while not cancelled():
-            now = loop.time()
+        child.start()
+        retarget(build_targets(None, config))  # the config's checks need no snapshot
+        while not worker.is_cancelled:
+            now = time.monotonic()
             if provider is not None and now >= next_targets:
-                removed += retarget(await asyncio.to_thread(provider))
+                retarget(provider())
                 next_targets = now + RETARGET_EVERY
             elif provider is None and now >= next_targets:
                 snap = getattr(app, "snapshot", None)  # the discovery worker's latest
                 if isinstance(snap, Snapshot) and snap is not seen_snapshot:
                     seen_snapshot = snap
-                    removed += retarget(build_targets(snap, config))
+                    retarget(build_targets(snap, config))
                     next_targets = now + 2.0  # snapshots can come in bursts
-            if dirty or removed:
-                changed = {t: _copy(poller.statuses[t]) for t in dirty if t in poller.statuses}
-                dirty.clear()
-                ui_loop.call_soon_threadsafe(_publish, app, changed, removed, sent)
-            removed = []
-            await asyncio.sleep(PUBLISH_EVERY)
+            batches, ended = child.get(PUBLISH_EVERY)
+            for batch in batches:
+                changed.update(mirror.apply(batch))
+            if changed or removed:
+                ui_loop.call_soon_threadsafe(_publish, app, dict(changed), list(removed), sent)
+                changed.clear()
+                removed.clear()
+            if ended and not worker.is_cancelled:  # the child died: say so, start another
+                why = child.error or f"exit code {child.proc.poll() if child.proc else '?'}"
+                ui_loop.call_soon_threadsafe(
+                    partial(
+                        app.notify, f"health poller stopped ({why}); restarting", severity="warning"
+                    )
+                )
+                child.close(timeout=1.0)
+                restart_at = time.monotonic() + 2.0
+            if not child.alive() and child.proc is None and time.monotonic() >= restart_at:
+                child.start()
     finally:
-        runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
-        await poller.aclose()
+        child.close()
 
 
 def _feed_health_column(app: App[Any], sent: dict[int, dict[str, str]]) -> None:
