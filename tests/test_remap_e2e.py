@@ -145,3 +145,25 @@ def test_remap_fixes_a_compose_project_that_collides_with_a_running_container(
     assert again_code == 0 and "nothing to do" in again_out
     assert {f.name: f.read_bytes() for f in d.iterdir() if f.is_file()} == after
 
+
+
+def test_remap_recreate_starts_the_moved_service_on_its_new_port(run_container, compose_project, cli, tmp_path):
+    """--recreate: a stopped compose container whose port was taken is moved and started again."""
+    require("docker-compose")
+    p = free_port()
+    d = compose_project({"compose.yaml": f"services:\n  web:\n    image: portside-test-busybox:1\n    ports:\n      - \"{p}:80\"\n"})
+    assert compose(d, "up", "-d").returncode == 0
+    assert compose(d, "stop").returncode == 0
+    run_container(ports={"80/tcp": p})  # someone else takes the port while web is stopped
+    start = random.randint(12000, 19000) // 10 * 10
+    (tmp_path / "portside.yaml").write_text(f"port_range:\n  start: {start}\n  end: {start + 400}\n")
+
+    code, out, err = cli("remap", "--yes", "--recreate", "--project-dir", str(d))
+    assert code == 0, out + err
+    new_port = json.loads(cli("decisions", "--json")[1])["decisions"][0]["moves"][0]["new_port"]
+    assert start <= new_port <= start + 400
+    ps = compose(d, "ps", "-q", "web")
+    state = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", ps.stdout.strip()],
+                           capture_output=True, text=True, check=False)
+    assert state.stdout.strip() == "true"
+    assert compose(d, "port", "web", "80").stdout.strip().endswith(f":{new_port}")
