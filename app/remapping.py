@@ -26,7 +26,7 @@ def remap_context(config: Config, state: State | None, snapshot: Snapshot, *, re
         for f in p.compose_files:
             with contextlib.suppress(OSError):
                 mtimes[f] = os.stat(f).st_mtime
-    return RemapContext(config=config, registry=state.registry() if state else [], mtimes=mtimes,
+    return RemapContext(config=config, registry=list(state.registry()) if state else [], mtimes=mtimes,
                         recreate=recreate)
 
 

@@ -33,7 +33,7 @@ from styles import stylesheets
 class PortsideApp(App[int]):
     TITLE = "portside"
     SUB_TITLE = f"v{__version__}"
-    CSS_PATH: ClassVar = stylesheets()  # type: ignore[misc]
+    CSS_PATH: ClassVar = stylesheets()  # type: ignore[misc,assignment]
     MODES: ClassVar = {
         "containers": ContainersScreen,
         "ports": PortsScreen,

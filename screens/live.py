@@ -37,7 +37,7 @@ def diff_rows(
     old: dict[str, tuple[str, ...]],
     new: dict[str, tuple[str, ...]],
     style: Callable[[str, str], str] = lambda _col, text: text,
-    sort: Callable[[DataTable], None] | None = None,
+    sort: Callable[[DataTable], object] | None = None,
 ) -> None:
     """Bring `table` from `old` rows to `new` rows by key: remove, update changed cells, add.
 

@@ -33,7 +33,7 @@ def binding_key(b: PortBinding) -> str:
 
 
 def conflict_rows(conflicts: list[Conflict]) -> dict[str, tuple[str, ...]]:
-    rows = {}
+    rows: dict[str, tuple[str, ...]] = {}
     for c in conflicts:
         port = f"{c.port}-{c.port_end}" if c.port_end else str(c.port)
         rows[c.key] = (c.severity.value, c.kind.value, f"{port}/{c.protocol.value}", c.message)
@@ -42,7 +42,7 @@ def conflict_rows(conflicts: list[Conflict]) -> dict[str, tuple[str, ...]]:
 
 def port_rows(snapshot: Snapshot, conflicts: list[Conflict], only_conflicts: bool = False) -> dict[str, tuple[str, ...]]:
     flagged = conflicting_owners(conflicts)
-    rows = {}
+    rows: dict[str, tuple[str, ...]] = {}
     for b in sorted(snapshot.bindings, key=lambda b: (b.port, b.protocol.value, b.host_ip, b.owner)):
         sev = flagged.get(b.owner)
         if only_conflicts and sev is None:
@@ -143,7 +143,12 @@ class PortsScreen(PortsideScreen):
         if c is None or self.snapshot is None:
             self.notify("select a conflicting row first", severity="warning")
             return
-        open_remap(self, self.snapshot, c, lambda decision: decision and self.action_refresh())
+
+        def done(decision: object) -> None:
+            if decision:
+                self.action_refresh()
+
+        open_remap(self, self.snapshot, c, done)
 
     def action_toggle_map(self) -> None:
         self.toggle_class("-map")

@@ -234,11 +234,11 @@ def build_plan(snapshot: Snapshot, moves: list[tuple[PortBinding, int, str]], ct
                               description=f"{len(ops)} port(s) in {Path(path).name}"))
     for path, eops in env_ops.items():
         old_env = ctx.read(path)
-        text = old_env
-        for var, value, old_t in eops:
-            text = set_env_var(text, var, value, old_text=old_t)
+        text = old_env or ""  # set_env_var treats a missing .env as empty
+        for var, value, old_value in eops:
+            text = set_env_var(text, var, value, old_text=old_value)
         edits.append(FileEdit(path=path, old_sha256=sha256_text(old_env) if old_env is not None else None,
-                              new_text=text or "", description=f"set {', '.join(v for v, _, _ in eops)}"))
+                              new_text=text, description=f"set {', '.join(v for v, _, _ in eops)}"))
     actions: list[DockerAction] = []
     if ctx.recreate:
         by_project: dict[str, list[str]] = {}
