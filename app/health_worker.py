@@ -19,7 +19,8 @@ Protocol, one JSON object per line:
   target new to the child comes with its stored history (`"full": true`).
   `{"op": "error", "message": ...}` before the child gives up.
 
-On Linux the child also asks the kernel for SIGTERM when its parent goes away
+The child runs at nice +5 (PORTSIDE_HEALTH_NICE overrides) so a key press
+wins the CPU over a cycle in progress. On Linux it also asks the kernel for SIGTERM when its parent goes away
 (PR_SET_PDEATHSIG). `HealthProcess` and `Mirror` are the TUI side (no textual
 here either: screens/health.py glues them to the app).
 """
@@ -49,6 +50,9 @@ from app.health_targets import Target
 from app.models import HealthSample, HealthState
 
 PUBLISH_EVERY = 0.25
+# The child yields the CPU to the TUI when both want it (a key press is short, a
+# cycle is not); when the TUI idles the child still gets every free cycle.
+NICE = int(os.environ.get("PORTSIDE_HEALTH_NICE", "5"))
 ROOT = Path(__file__).resolve().parent.parent
 _TARGET_FIELDS = tuple(f.name for f in fields(Target))
 
@@ -357,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parent", type=int, help="exit when this process is no longer our parent")
     args = p.parse_args(argv)
     die_with_parent(args.parent)
+    with contextlib.suppress(OSError):
+        os.nice(NICE)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the terminal is the TUI's, not ours
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main())
