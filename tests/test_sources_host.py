@@ -67,7 +67,7 @@ def test_proc_fast_path_agrees_with_psutil(run_container) -> None:
         fast = {x for x in procnet.listeners() if x[2] in ours}
         slow = {x for x in host._psutil_listeners()[0] if x[2] in ours}
     assert fast == slow
-    assert {(x[0].value, x[1], x[2], x[3]) for x in fast} >= {("tcp", "127.0.0.1", tcp, os.getpid()),
+    assert {(str(x[0]), x[1], x[2], x[3]) for x in fast} >= {("tcp", "127.0.0.1", tcp, os.getpid()),
                                                               ("udp", "::1", udp, os.getpid())}
     assert all(x[4] == "docker-proxy" for x in fast if x[2] == published)
 

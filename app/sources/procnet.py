@@ -17,25 +17,23 @@ import os
 import socket
 from ipaddress import ip_address
 
-from app.models import Protocol
+from app.sources import sockdiag
 
 PROXY_COMMS = frozenset({"docker-proxy", "rootlesskit-doc"})  # `comm` is cut at 15 characters
 NEVER_LISTEN = ("containerd-shim",)  # one per container, many descriptors, no inet listener
 TCP_LISTEN, UDP_UNCONNECTED = "0A", "07"
 
-Listener = tuple[Protocol, str, int, int | None, str | None]  # protocol, address, port, pid, process
+# protocol ("tcp"/"udp", equal to app.models.Protocol), address, port, pid, process. Plain strings:
+# this module imports nothing heavy, so a command can start the scan before pydantic is imported.
+Listener = tuple[str, str, int, int | None, str | None]
+Socks = dict[int, tuple[str, str, int]]
 
 
 def listeners(proc: str = "/proc") -> list[Listener]:
     """Every listening socket of this network namespace with its process (pid None: not visible)."""
-    socks: dict[int, tuple[Protocol, str, int]] = {}
-    for name, proto, family in (("tcp", Protocol.TCP, socket.AF_INET), ("tcp6", Protocol.TCP, socket.AF_INET6),
-                                ("udp", Protocol.UDP, socket.AF_INET), ("udp6", Protocol.UDP, socket.AF_INET6)):
-        try:
-            socks.update(_sockets(f"{proc}/net/{name}", proto, family))
-        except FileNotFoundError:
-            if name in ("tcp", "udp"):
-                raise  # no /proc/net at all: the caller falls back to psutil
+    socks = _diag_sockets() if proc == "/proc" else None
+    if socks is None:
+        socks = _proc_sockets(proc)
     # A socket keeps its inode while it exists: owners found by an earlier call (the dashboard
     # asks every 15 s) are kept while their process lives, and only new sockets are looked up.
     for inode in [i for i in _OWNERS if i not in socks]:
@@ -50,6 +48,25 @@ def listeners(proc: str = "/proc") -> list[Listener]:
     return out
 
 
+def _diag_sockets() -> Socks | None:
+    try:
+        return sockdiag.listening_sockets()
+    except OSError:
+        return None  # no sock_diag here (or no udp_diag module): /proc/net has the same, slower
+
+
+def _proc_sockets(proc: str) -> Socks:
+    socks: Socks = {}
+    for name, proto, family in (("tcp", "tcp", socket.AF_INET), ("tcp6", "tcp", socket.AF_INET6),
+                                ("udp", "udp", socket.AF_INET), ("udp6", "udp", socket.AF_INET6)):
+        try:
+            socks.update(_sockets(f"{proc}/net/{name}", proto, family))
+        except FileNotFoundError:
+            if name in ("tcp", "udp"):
+                raise  # no /proc/net at all: the caller falls back to psutil
+    return socks
+
+
 _OWNERS: dict[int, tuple[int | None, str | None]] = {}  # inode -> (pid, process); (None, None): not visible
 
 
@@ -57,15 +74,15 @@ def _alive(proc: str, pid: int | None) -> bool:
     return pid is None or os.path.exists(f"{proc}/{pid}")
 
 
-def _find_owners(proc: str, socks: dict[int, tuple[Protocol, str, int]]) -> dict[int, tuple[int | None, str | None]]:
+def _find_owners(proc: str, socks: Socks) -> dict[int, tuple[int | None, str | None]]:
     owners: dict[int, tuple[int | None, str | None]] = dict.fromkeys(socks, (None, None))
-    by_address: dict[tuple[Protocol, str, int], list[int]] = {}
+    by_address: dict[tuple[str, str, int], list[int]] = {}
     for inode, key in socks.items():
         by_address.setdefault(key, []).append(inode)
     scan = []
     for pid, comm in _processes(proc):
-        if comm in PROXY_COMMS and (key := _proxy_address(proc, pid)) in by_address:
-            for inode in by_address[key]:
+        if comm in PROXY_COMMS and (addr := _proxy_address(proc, pid)) is not None and addr in by_address:
+            for inode in by_address[addr]:
                 owners[inode] = (pid, comm)
         elif not comm.startswith(NEVER_LISTEN):
             scan.append((pid, comm))
@@ -82,7 +99,7 @@ def _find_owners(proc: str, socks: dict[int, tuple[Protocol, str, int]]) -> dict
     return owners
 
 
-def _sockets(path: str, proto: Protocol, family: int) -> dict[int, tuple[Protocol, str, int]]:
+def _sockets(path: str, proto: str, family: int) -> Socks:
     with open(path, encoding="ascii") as f:
         lines = f.read().splitlines()[1:]
     out = {}
@@ -91,9 +108,9 @@ def _sockets(path: str, proto: Protocol, family: int) -> dict[int, tuple[Protoco
         if len(fields) < 10:
             continue
         local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
-        if proto is Protocol.TCP and state != TCP_LISTEN:
+        if proto == "tcp" and state != TCP_LISTEN:
             continue
-        if proto is Protocol.UDP and (state != UDP_UNCONNECTED or not remote.endswith(":0000")):
+        if proto == "udp" and (state != UDP_UNCONNECTED or not remote.endswith(":0000")):
             continue  # a connected UDP socket is a client, not a server
         if inode == 0:
             continue
@@ -109,14 +126,22 @@ def _address(hexaddr: str, family: int) -> str:
     return socket.inet_ntop(family, words)
 
 
+def _read(path: str, size: int) -> bytes:
+    """The start of a small /proc file: os.open/os.read, 3-4x cheaper than open() (3,000 per scan)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, size)
+    finally:
+        os.close(fd)
+
+
 def _processes(proc: str) -> list[tuple[int, str]]:
     out = []
     for entry in os.listdir(proc):
         if not entry.isdigit():
             continue
         try:
-            with open(f"{proc}/{entry}/comm", encoding="utf-8", errors="replace") as f:
-                out.append((int(entry), f.read().rstrip("\n")))
+            out.append((int(entry), _read(f"{proc}/{entry}/comm", 64).decode(errors="replace").rstrip("\n")))
         except OSError:
             continue  # gone, or not ours to read
     return out
@@ -124,20 +149,21 @@ def _processes(proc: str) -> list[tuple[int, str]]:
 
 def _cmdline(proc: str, pid: int) -> list[str]:
     try:
-        with open(f"{proc}/{pid}/cmdline", "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+        data = _read(f"{proc}/{pid}/cmdline", 1 << 16)
     except OSError:
         return []
+    return [a.decode(errors="replace") for a in data.split(b"\0") if a]
 
 
-def _proxy_address(proc: str, pid: int) -> tuple[Protocol, str, int] | None:
+def _proxy_address(proc: str, pid: int) -> tuple[str, str, int] | None:
     """(protocol, host ip, host port) a docker-proxy listens on, from its command line."""
     args = _cmdline(proc, pid)
     opts = {a: args[i + 1] for i, a in enumerate(args[:-1]) if a.startswith("-")}
     try:
-        return Protocol(opts["-proto"]), str(ip_address(opts["-host-ip"])), int(opts["-host-port"])
+        proto, address, port = opts["-proto"], str(ip_address(opts["-host-ip"])), int(opts["-host-port"])
     except (KeyError, ValueError):
         return None
+    return (proto, address, port) if proto in ("tcp", "udp") else None
 
 
 def _netns(proc: str, pid: int | str) -> str | None:
