@@ -20,11 +20,14 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.config import Config
 from app.models import PortBinding, Snapshot, SourceStatus
 from app.ports.analysis import Policy
+
+if TYPE_CHECKING:
+    from app.sources.rawengine import Reads
 
 SOURCES = ("docker", "swarm", "compose", "host", "registry")
 EVENT_TYPES = ["container", "service"]
@@ -87,15 +90,44 @@ def take_snapshot(
 
     opts = options or SnapshotOptions()
     st: dict[str, SourceStatus] = {}
-    # Host listeners are read from /proc while the engine answers (that is waiting, not work).
+    # The engine answers (raw reads run in their own threads, maybe started by the command already)
+    # while the host listeners are read: that is waiting, not work.
     with ThreadPoolExecutor(1, thread_name_prefix="portside-host") as pool:
         listening = pool.submit(host.list_listeners)
-        snap = _take(config, opts, st, client, engine_error, listening)
+        early = _raw_reads(opts) if client is None and engine_error is None else None
+        snap = _take(config, opts, st, client, engine_error, listening, early)
     return snap
 
 
+def _raw_reads(opts: SnapshotOptions) -> Reads | None:
+    """The engine's containers and /info over the raw client, requested now (None: the SDK is needed)."""
+    try:
+        from app.sources.engine import resolve_endpoint
+        from app.sources.rawengine import reads
+
+        return reads(resolve_endpoint(opts.host, opts.context), opts.timeout)
+    except Exception:
+        return None  # e.g. an unknown context: the SDK path reports it
+
+
+def _engine_reads(opts: SnapshotOptions, client: Any, early: Reads | None) -> tuple[Any, list[Any], dict[str, Any]]:
+    """(client, containers, /info): from the raw reads when they worked, else through the SDK."""
+    from app.sources import docker_src
+
+    if early is not None:
+        try:
+            listed, info = early.containers.result(), early.info.result()
+            return early.client, docker_src.list_containers(early.client, listed), info
+        except Exception:
+            pass  # anything unexpected: the SDK asks again, and explains a failure in words
+    client = client or connect_engine(opts)
+    # /info once: rootless and swarm both read it (a slow call on a busy engine)
+    return client, docker_src.list_containers(client), client.info()
+
+
 def _take(config: Config, opts: SnapshotOptions, st: dict[str, SourceStatus], client: Any,
-          engine_error: BaseException | None, listening: Future[tuple[list[PortBinding], str | None]]) -> Snapshot:
+          engine_error: BaseException | None, listening: Future[tuple[list[PortBinding], str | None]],
+          early: Reads | None = None) -> Snapshot:
     from app.sources import docker_src, registry, swarm
     from app.sources.engine import resolve_endpoint
 
@@ -105,9 +137,7 @@ def _take(config: Config, opts: SnapshotOptions, st: dict[str, SourceStatus], cl
     try:
         if engine_error is not None:
             raise engine_error
-        client = client or connect_engine(opts)
-        containers = docker_src.list_containers(client)
-        info = client.info()  # once: rootless and swarm both read it (a slow call on a busy engine)
+        client, containers, info = _engine_reads(opts, client, early)
         rootless = docker_src.detect_rootless(client, info)
         where = resolve_endpoint(opts.host, opts.context).describe()
         st["docker"] = SourceStatus(ok=True, detail=f"{where}{' (rootless)' if rootless else ''}")
@@ -118,7 +148,12 @@ def _take(config: Config, opts: SnapshotOptions, st: dict[str, SourceStatus], cl
         st["swarm"] = SourceStatus(ok=False, error="needs the Docker engine")
     else:
         try:
-            services = swarm.list_services(client, info)
+            try:
+                services = swarm.list_services(client, info)
+            except Exception:
+                if early is None or client is not early.client:
+                    raise
+                services = swarm.list_services(connect_engine(opts), info)  # the raw client was surprised
             st["swarm"] = SourceStatus(ok=True, detail=f"{len(services)} services" if services else "not a swarm manager")
         except Exception as exc:
             st["swarm"] = _fail(exc)

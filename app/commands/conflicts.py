@@ -7,14 +7,43 @@ Exit 1 when a conflict of error severity exists (something will fail), else 0.
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from app.cli import Ctx, Exit, StepReport
-from app.models import Conflict, Severity, Snapshot
+
+if TYPE_CHECKING:
+    from app.models import Conflict, Snapshot
 
 AUTO_ORDER = 10
+
+
+class EnumValues:
+    """argparse `choices`: the values of an app.models enum, looked up only when argparse needs them
+    (--help, or the option given). app.models imports pydantic (~100 ms); `ports` and `conflicts` ask
+    the engine first and import it while the engine answers."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _values(self) -> list[str]:
+        return [e.value for e in getattr(importlib.import_module("app.models"), self.name)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values()
+
+
+def start_reads(ctx: Ctx) -> None:
+    """Ask a local engine for its containers and scan the host's listeners now, while Python
+    imports the rest (see app.sources.early)."""
+    from app.sources import early
+
+    early.start(getattr(ctx.args, "host", None), getattr(ctx.args, "context", None))
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -26,9 +55,10 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     )
     p.add_argument(
         "--severity",
-        choices=[s.value for s in Severity],
+        choices=EnumValues("Severity"),
         default="info",
-        help="show conflicts of this severity and worse (default: all)",
+        metavar="SEVERITY",  # argparse would list the choices at once (importing pydantic)
+        help="show conflicts of this severity and worse: %(choices)s (default: all)",
     )
     common(p)
     p.set_defaults(func=run)
@@ -54,6 +84,7 @@ def analyze_run(ctx: Ctx) -> tuple[Snapshot, list[Conflict]]:
 def announce(ctx: Ctx, conflicts: list[Conflict]) -> None:
     """A `conflict-found` event for each error/warning conflict not seen at the last run."""
     from app.events import CONFLICT_FOUND, announce_new
+    from app.models import Severity
 
     items = {
         c.key: {"message": c.message, "severity": c.severity.value, "port": c.port, "fix": c.fix}
@@ -64,6 +95,7 @@ def announce(ctx: Ctx, conflicts: list[Conflict]) -> None:
 
 
 def report(snap: Snapshot, conflicts: list[Conflict], minimum: str = "info") -> tuple[int, str, dict[str, Any]]:
+    from app.models import Severity
     from app.ports.analysis import SEVERITY_ORDER
     from app.snapshot import sources_json
 
@@ -88,6 +120,7 @@ def report(snap: Snapshot, conflicts: list[Conflict], minimum: str = "info") -> 
 
 
 def run(ctx: Ctx) -> int:
+    start_reads(ctx)
     snap, conflicts = analyze_run(ctx)
     code, text, data = report(snap, conflicts, getattr(ctx.args, "severity", "info"))
     ctx.emit(text, data)

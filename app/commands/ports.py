@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.cli import Ctx, Exit
-from app.models import Source
+from app.commands.conflicts import EnumValues, start_reads
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -20,8 +20,9 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     p.add_argument(
         "--source",
         action="append",
-        choices=[s.value for s in Source],
-        help="only bindings from this source (repeatable)",
+        choices=EnumValues("Source"),
+        metavar="SOURCE",  # argparse would list the choices at once (importing pydantic)
+        help="only bindings from this source: %(choices)s (repeatable)",
     )
     p.add_argument("--port", type=int, help="only bindings that include this port")
     common(p)
@@ -29,6 +30,7 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 
 def run(ctx: Ctx) -> int:
+    start_reads(ctx)
     from app.commands.conflicts import analyze_run
     from app.ports.analysis import conflicting_owners
     from app.snapshot import sources_json

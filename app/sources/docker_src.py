@@ -38,10 +38,13 @@ def container_owner(name: str, labels: Mapping[str, str]) -> str:
     return f"swarm:{svc}" if svc else f"container:{name}"
 
 
-def list_containers(client: Any) -> list[ContainerInfo]:
-    """Every container (stopped ones too) with its published ports."""
+def list_containers(client: Any, listed: list[dict[str, Any]] | None = None) -> list[ContainerInfo]:
+    """Every container (stopped ones too) with its published ports.
+
+    `listed`: the answer of `client.api.containers(all=True)` when the caller already has it.
+    """
     out = []
-    for raw in client.api.containers(all=True):
+    for raw in client.api.containers(all=True) if listed is None else listed:
         bindings_spec = None
         if raw.get("State") != "running" and not raw.get("Ports"):
             bindings_spec = _stopped_port_bindings(client, raw["Id"])
@@ -56,14 +59,14 @@ _PORT_BINDINGS: dict[str, dict[str, Any] | None] = {}
 
 
 def _stopped_port_bindings(client: Any, cid: str) -> dict[str, Any] | None:
-    import docker.errors
-
     if cid in _PORT_BINDINGS:
         return _PORT_BINDINGS[cid]
     try:
         info = client.api.inspect_container(cid)
-    except docker.errors.NotFound:  # removed between list and inspect
-        return None
+    except Exception as exc:  # the SDK's NotFound or the raw client's error: both carry the status
+        if getattr(exc, "status_code", None) == 404:
+            return None  # removed between list and inspect
+        raise
     if len(_PORT_BINDINGS) > 20_000:
         _PORT_BINDINGS.clear()
     found = _PORT_BINDINGS[cid] = (info.get("HostConfig") or {}).get("PortBindings") or None

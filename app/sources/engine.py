@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.errors import PortsideError
-from app.models import SourceStatus
 
 if TYPE_CHECKING:
     import docker
+
+    from app.models import SourceStatus
 
 
 class EngineUnavailable(PortsideError):
@@ -106,6 +107,8 @@ def explain(exc: BaseException) -> str:
 
 def probe(endpoint: Endpoint | None = None, timeout: float = 3.0) -> SourceStatus:
     """Is the engine reachable? Never raises."""
+    from app.models import SourceStatus
+
     endpoint = endpoint or resolve_endpoint()
     try:
         client = connect(endpoint, timeout=timeout)

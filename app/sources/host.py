@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from app.models import BindingState, PortBinding, Protocol, Source
-from app.sources import procnet
+from app.sources import early, procnet
 
 # psutil names are the kernel's 15-character `comm` unless the command line gives more.
 DOCKER_PROXIES = frozenset({"docker-proxy", "rootlesskit-docker-proxy", "rootlesskit-doc"})
@@ -32,10 +32,11 @@ DOCKER_DAEMONS = frozenset({"dockerd", "rootlesskit"})
 def list_listeners() -> tuple[list[PortBinding], str | None]:
     """(listening sockets as bindings, a note when the view is partial)."""
     note = None
-    raw: list[tuple[Protocol, str, int, int | None, str | None]] | None = None
+    raw: list[procnet.Listener] | None = None
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError):
-            raw = procnet.listeners()
+            started = early.take("listeners")  # a headless command may have begun the scan already
+            raw = started.result() if started is not None else procnet.listeners()
     if raw is None:
         raw, note = _psutil_listeners()
     out: dict[tuple[Any, ...], PortBinding] = {}
@@ -45,7 +46,7 @@ def list_listeners() -> tuple[list[PortBinding], str | None]:
             owner=f"pid:{pid}" if pid is not None else "pid:?",
             host_ip=ip,
             port=port,
-            protocol=proto,
+            protocol=Protocol(proto),
             state=BindingState.LISTENING,
             pid=pid,
             process=name or ("unknown process" if pid is None else f"pid {pid}"),
@@ -56,17 +57,17 @@ def list_listeners() -> tuple[list[PortBinding], str | None]:
     return list(out.values()), note
 
 
-def _psutil_listeners() -> tuple[list[tuple[Protocol, str, int, int | None, str | None]], str | None]:
+def _psutil_listeners() -> tuple[list[procnet.Listener], str | None]:
     """The portable way (and the fallback): psutil's connection table, every socket decoded."""
     import psutil  # only here: the /proc path does not need it (13 ms of every `portside ports`)
 
     note = None
+    out: list[procnet.Listener] = []
     try:
         conns = psutil.net_connections(kind="inet")
     except psutil.AccessDenied:
         conns, note = _own_process_connections(), "access denied: only this user's processes are shown"
     names: dict[int, str | None] = {}
-    out = []
     for c in conns:
         proto = _protocol(c)
         if proto is None or not c.laddr:
