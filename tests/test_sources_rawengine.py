@@ -61,6 +61,30 @@ def test_raw_client_errors_carry_the_status(run_container) -> None:
     assert raw.info()["ID"]
 
 
+def test_a_malformed_or_short_answer_is_an_error_not_data(tmp_path) -> None:
+    """What a real engine never sends (the SDK is asked instead): served by a one-shot unix socket."""
+    import socket
+    import threading
+
+    for answer in (b"garbage\r\n\r\n", b"HTTP/1.0 200 OK\r\nContent-Length: 99\r\n\r\n[]",
+                   b"HTTP/1.0 200 OK\r\n\r\n{not json"):
+        path = str(tmp_path / "engine.sock")
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(path)
+            server.listen()
+
+            def serve(server=server, answer=answer) -> None:
+                conn, _ = server.accept()
+                with conn:
+                    conn.recv(4096)
+                    conn.sendall(answer)
+
+            threading.Thread(target=serve, daemon=True).start()
+            with pytest.raises(RawEngineError):
+                RawEngine(f"unix://{path}", timeout=5).containers(all=True)
+        os.unlink(path)
+
+
 def test_raw_client_only_for_plain_local_endpoints(monkeypatch) -> None:
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)

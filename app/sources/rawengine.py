@@ -4,7 +4,8 @@
 for a swarm manager tasks and services). The docker SDK with requests and
 urllib3 costs ~75 ms to import, about as much as listing 1,000 containers;
 a Go `docker ps` pays neither. So when the engine is a local unix socket (or
-plain `tcp://` without TLS), those reads go over `http.client` on the socket.
+plain `tcp://` without TLS), each read is one HTTP/1.0 GET on a fresh socket
+(even http.client costs ~15 ms to import, with the email package).
 
 `RawEngine` answers the subset of the SDK client's interface that
 app.sources.docker_src and app.sources.swarm call (`client.api.containers(all=True)`,
@@ -18,7 +19,6 @@ and the caller falls back to the SDK, which also explains failures in words.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
@@ -37,22 +37,6 @@ class RawEngineError(Exception):
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code  # as docker.errors.APIError has it (404: not found)
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(self.timeout)
-            sock.connect(self._path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 def raw_url(endpoint: Endpoint) -> str | None:
@@ -88,27 +72,41 @@ class RawEngine:
         return cls(url, timeout) if url else None
 
     def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
-        """GET `path` and decode its JSON; RawEngineError for anything but 200 + JSON."""
-        conn: http.client.HTTPConnection
-        if self._unix is not None:
-            conn = _UnixConnection(self._unix, self.timeout)
-        else:
-            conn = http.client.HTTPConnection(*self._addr, timeout=self.timeout)
+        """GET `path` and decode its JSON; RawEngineError for anything but 200 + JSON.
+
+        HTTP/1.0 on a fresh connection: the engine answers with a plain body and closes
+        (no chunking, no keep-alive), so reading to the end is the whole protocol.
+        """
         target = path + ("?" + urlencode(query) if query else "")
         try:
-            conn.request("GET", target, headers={"Accept": "application/json"})
-            resp = conn.getresponse()
-            body = resp.read()
-        except (OSError, http.client.HTTPException) as exc:
+            with self._connect() as sock:
+                sock.sendall(f"GET {target} HTTP/1.0\r\nHost: docker\r\nAccept: application/json\r\n\r\n".encode())
+                chunks = []
+                while data := sock.recv(1 << 18):
+                    chunks.append(data)
+        except OSError as exc:
             raise RawEngineError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
-        finally:
-            conn.close()
-        if resp.status != 200:
-            raise RawEngineError(f"GET {path}: HTTP {resp.status}: {_message(body)}", resp.status)
+        status, headers, body = _parse_response(b"".join(chunks), path)
+        if status != 200:
+            raise RawEngineError(f"GET {path}: HTTP {status}: {_message(body)}", status)
+        if "chunked" in headers.get("transfer-encoding", ""):
+            raise RawEngineError(f"GET {path}: chunked answer to an HTTP/1.0 request")
         try:
             return json.loads(body)
         except ValueError as exc:
             raise RawEngineError(f"GET {path}: not JSON ({exc})") from exc
+
+    def _connect(self) -> socket.socket:
+        if self._unix is None:
+            return socket.create_connection(self._addr, timeout=self.timeout)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self._unix)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     # ---- the SDK client's interface, as far as the sources use it
 
@@ -164,6 +162,23 @@ def _filters(filters: dict[str, Any]) -> str:
         values = value if isinstance(value, list) else [value]
         out[key] = [("true" if v else "false") if isinstance(v, bool) else str(v) for v in values]
     return json.dumps(out)
+
+
+def _parse_response(raw: bytes, path: str) -> tuple[int, dict[str, str], bytes]:
+    """(status, lower-cased headers, body) of a complete HTTP/1.x response."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(None, 2)
+    if not sep or len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise RawEngineError(f"GET {path}: not an HTTP answer ({lines[0][:80]!r})")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = headers.get("content-length", "")
+    if length.isdigit() and len(body) < int(length):
+        raise RawEngineError(f"GET {path}: answer cut short")
+    return int(parts[1]), headers, body
 
 
 def _message(body: bytes) -> str:
