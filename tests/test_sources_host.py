@@ -93,3 +93,36 @@ def test_owners_are_remembered_and_new_sockets_still_found(monkeypatch) -> None:
         assert any(x[2] == a and x[3] == os.getpid() for x in again)
         assert any(x[2] == b and x[3] == os.getpid() for x in again)
     assert not any(x[2] == a for x in procnet.listeners())  # closed: gone
+
+
+def test_a_socket_with_no_visible_owner_is_not_searched_again_for_a_while(monkeypatch, tmp_path) -> None:
+    """Proving "no visible owner" scans every descriptor on the host; the next run reuses the verdict."""
+    from app.sources import procnet
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    real = procnet._find_owners
+    looked_up: list[int] = []
+
+    def hiding(port: int):  # as if the socket's process were in another PID namespace
+        def find(proc: str, socks: procnet.Socks) -> dict[int, tuple[int | None, str | None]]:
+            looked_up.extend(socks)
+            return {i: (None, None) if socks[i][2] == port else o for i, o in real(proc, socks).items()}
+        return find
+
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        inode = os.fstat(s.fileno()).st_ino
+        monkeypatch.setattr(procnet, "_find_owners", hiding(port))
+        monkeypatch.setattr(procnet, "_OWNERS", {})  # a fresh process, as every `portside ports` is
+        assert ("tcp", "127.0.0.1", port, None, None) in procnet.listeners()
+        assert inode in looked_up
+        looked_up.clear()
+        monkeypatch.setattr(procnet, "_OWNERS", {})
+        assert ("tcp", "127.0.0.1", port, None, None) in procnet.listeners()
+        assert inode not in looked_up  # the verdict came from the cache
+        monkeypatch.setattr(procnet, "UNSEEN_TTL", 0.0)  # expired: searched again, and found
+        monkeypatch.setattr(procnet, "_find_owners", real)
+        monkeypatch.setattr(procnet, "_OWNERS", {})
+        assert any(x[2] == port and x[3] == os.getpid() for x in procnet.listeners())
