@@ -232,6 +232,7 @@ class Poller:
     async def check(self, t: Target) -> Check:
         """One check of one target, bounded by the target's timeout."""
         started = time.monotonic()
+        ok: bool | None  # None: unknown (the check itself could not be made)
         try:
             async with asyncio.timeout(t.timeout):
                 if t.kind == "http":

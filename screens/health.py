@@ -247,7 +247,7 @@ def _poll_thread(app: App[Any], ui_loop: asyncio.AbstractEventLoop) -> None:
     worker = get_current_worker()
     config = app.config  # type: ignore[attr-defined]
     child = HealthProcess(config, getattr(getattr(app, "args", None), "state_dir", None))
-    app.health_worker = child  # type: ignore[attr-defined]  (tests and benchmarks look at its pid)
+    app.health_worker = child  # type: ignore[attr-defined]  # tests and benchmarks read its pid
     app.health_poll_now = child.poll_now  # type: ignore[attr-defined]
     mirror = Mirror()
     provider: Callable[[], list[Target]] | None = getattr(app, "health_targets", None)

@@ -20,7 +20,6 @@ async def shoot(args: argparse.Namespace) -> None:
     ns = argparse.Namespace(host=None, context=None, project_dir=args.project_dir, compose_files=[])
     app = make_app(config=load_config(None), args=ns)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     async with app.run_test(size=(100, 30)) as pilot:
         for _ in range(100):
             if getattr(app, "snapshot", None) is not None:
@@ -39,7 +38,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--project-dir", action="append", default=[])
     p.add_argument("--out", default="docs")
-    asyncio.run(shoot(p.parse_args()))
+    args = p.parse_args()
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    asyncio.run(shoot(args))
 
 
 if __name__ == "__main__":
