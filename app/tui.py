@@ -65,9 +65,12 @@ class PortsideApp(App[int]):
     def on_mount(self) -> None:
         if self.config.keymap:
             self.set_keymap(self.config.keymap)
-        self.probe_engine()
-        self.set_interval(15.0, self.probe_engine)
-        start_health_worker(self)  # async worker: the poller's checks are asyncio I/O
+        self.start_sources()
+
+    def start_sources(self) -> None:
+        """Start everything that feeds the screens (tests with fixed data replace this)."""
+        self.probe_engine()  # a quick first word on the engine; discovery snapshots keep it current
+        start_health_worker(self)  # the poller runs in a child process; this worker talks to it
         self.start_discovery()
 
     def action_help(self) -> None:

@@ -19,10 +19,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
-from app.models import ContainerInfo, HealthState, Snapshot, SwarmService
+from app.models import Conflict, ContainerInfo, HealthState, Snapshot, SwarmService
 from app.sources.docker_src import SWARM_SERVICE
-from screens.base import PortsideScreen
-from screens.live import SnapshotTaken, diff_rows
+from screens.live import LiveScreen, diff_rows
 
 COLUMNS = ("name", "state", "health", "ports", "image")
 WIDTHS = {"name": 25, "state": 9, "health": 9, "ports": 23, "image": 40}  # the first four: 76 of 80 columns
@@ -103,7 +102,7 @@ def detail_line(snapshot: Snapshot | None, key: str | None) -> str:
     return f"[b]{c.image}[/]  {c.status}{where}"
 
 
-class ContainersScreen(PortsideScreen):
+class ContainersScreen(LiveScreen):
     AREA = "containers"
     AUTO_FOCUS = "#containers-table"  # not the (hidden) filter box
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -128,27 +127,6 @@ class ContainersScreen(PortsideScreen):
             table.add_column(col, key=col, width=WIDTHS[col])
         yield table
         yield Static("", id="containers-detail")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self._show_app_snapshot()
-
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
-        self._show_app_snapshot()
-
-    def _show_app_snapshot(self) -> None:
-        snap = getattr(self.app, "snapshot", None)
-        if snap is not None:
-            self.show(snap)
-
-    def on_snapshot_taken(self, message: SnapshotTaken) -> None:
-        self.show(message.snapshot)
-
-    def action_refresh(self) -> None:
-        refresh = getattr(self.app, "refresh_snapshot", None)
-        if refresh:
-            refresh()
 
     # ----------------------------------------------------------------- filter
 
@@ -182,7 +160,7 @@ class ContainersScreen(PortsideScreen):
 
     # ------------------------------------------------------------- rendering
 
-    def show(self, snapshot: Snapshot) -> None:
+    def show(self, snapshot: Snapshot, conflicts: list[Conflict] | None = None) -> None:
         self.snapshot = snapshot
         rows = container_rows(snapshot, self.needle)
         for key, health in self._health.items():

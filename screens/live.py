@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from app.models import Conflict, Snapshot
+from screens.base import PortsideScreen
 
 
 class SnapshotTaken(Message, bubble=False):
@@ -65,6 +66,34 @@ def diff_rows(
         sort(table)
     if (added or removed) and current is not None and current in table.rows:
         table.move_cursor(row=table.get_row_index(current), animate=False)
+
+
+class LiveScreen(PortsideScreen):
+    """A screen that renders the app's discovery snapshot: on mount, on resume, on every new one."""
+
+    def show(self, snapshot: Snapshot, conflicts: list[Conflict]) -> None:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._show_app_snapshot()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self._show_app_snapshot()
+
+    def _show_app_snapshot(self) -> None:
+        snap = getattr(self.app, "snapshot", None)
+        if snap is not None:
+            self.show(snap, getattr(self.app, "conflicts", []))
+
+    def on_snapshot_taken(self, message: SnapshotTaken) -> None:
+        self.show(message.snapshot, message.conflicts)
+
+    def action_refresh(self) -> None:
+        refresh = getattr(self.app, "refresh_snapshot", None)
+        if refresh:
+            refresh()
 
 
 class DockerHostModal(ModalScreen[tuple[str | None, str | None] | None]):

@@ -18,8 +18,7 @@ from textual.widgets import DataTable, Static
 
 from app.models import Conflict, PortBinding, Snapshot
 from app.ports.analysis import conflicting_owners
-from screens.base import PortsideScreen
-from screens.live import SnapshotTaken, diff_rows
+from screens.live import LiveScreen, diff_rows
 from screens.portmap import PortMapView
 
 CONFLICT_COLUMNS = ("severity", "kind", "port", "message")
@@ -85,7 +84,7 @@ def _conflict_order(row: tuple[str, str]) -> tuple[int, int]:
     return SEV_RANK.get(_plain(severity), 9), _port_num(port)
 
 
-class PortsScreen(PortsideScreen):
+class PortsScreen(LiveScreen):
     AREA = "ports"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "remap_port", "Remap", id="ports.remap"),
@@ -114,27 +113,6 @@ class PortsScreen(PortsideScreen):
             ports.add_column(col, key=col)
         yield ports
         yield PortMapView(id="port-map")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self._show_app_snapshot()
-
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
-        self._show_app_snapshot()
-
-    def _show_app_snapshot(self) -> None:
-        snap = getattr(self.app, "snapshot", None)
-        if snap is not None:
-            self.show(snap, getattr(self.app, "conflicts", []))
-
-    def on_snapshot_taken(self, message: SnapshotTaken) -> None:
-        self.show(message.snapshot, message.conflicts)
-
-    def action_refresh(self) -> None:
-        refresh = getattr(self.app, "refresh_snapshot", None)
-        if refresh:
-            refresh()
 
     def action_remap_port(self) -> None:
         from screens.remap import open_remap

@@ -62,12 +62,9 @@ def world() -> Snapshot:
 class FixedApp(PortsideApp):
     """The real app, fed one fixed snapshot instead of the live sources."""
 
-    def on_mount(self) -> None:
+    def start_sources(self) -> None:  # no engine probe, no health poller, no discovery
         snap = world()
         self.post_message(SnapshotTaken(snap, analyze(snap, policy_for(self.config, snap))))
-
-    def start_discovery(self) -> None:  # no live sources
-        pass
 
 
 def fixed_app() -> FixedApp:
@@ -77,4 +74,15 @@ def fixed_app() -> FixedApp:
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 @pytest.mark.parametrize("key", ["1", "2"])
 def test_layout(snap_compare, key: str, size: tuple[int, int]) -> None:
-    assert snap_compare(fixed_app(), press=[key], terminal_size=size)
+    async def shown(pilot) -> None:
+        """Press the area's key, then wait until its screen has rendered the fixed snapshot."""
+        await pilot.press(key)
+        for _ in range(500):
+            if getattr(pilot.app.screen, "snapshot", None) is not None:
+                break
+            await pilot.pause(0.01)
+        else:
+            raise AssertionError("the screen never showed the snapshot")
+        await pilot.pause()
+
+    assert snap_compare(fixed_app(), run_before=shown, terminal_size=size)
