@@ -178,3 +178,33 @@ def test_cli_reports_and_exits_by_status(docker_client, run_container, cli):
     assert code == 1
     line = next(line for line in out.splitlines() if bad.name in line)
     assert line.startswith("unhealthy") and "HTTP 404" in line
+
+
+def test_watch_prints_each_change_until_interrupted(docker_client, run_container, tmp_path):
+    """`portside health NAME --watch --json`: one line per status change, a clean exit on Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "portside.yaml").write_text("health: {interval: 0.3, timeout: 1.0}\n")
+    web = run_container({"80/tcp": free_port()}, labels={"portside.health": "/health"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "health", web.name, "--watch", "--json"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        first = json.loads(proc.stdout.readline())
+        assert first["status"] == "healthy", first
+        web.exec_run(["rm", "/www/health"])
+        second = json.loads(proc.stdout.readline())  # the next line is the change, nothing in between
+        assert second["status"] == "unhealthy" and second["detail"] == "HTTP 404", second
+        proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.returncode == 1  # it ended on an unhealthy target
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
