@@ -203,13 +203,13 @@ def _write_all(
                 backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
                 b = backup_dir / f"{i:03d}-{target.name}"
                 shutil.copy2(target, b)
-                _fsync_file(b)
+                _fsync_path(b)
                 backups[edit.path] = str(b)
             else:
                 backups[edit.path] = None
             temps.append((edit, None if edit.delete else _write_temp(edit)))
         if backups and any(backups.values()):
-            _fsync_dir(backup_dir)
+            _fsync_path(backup_dir)
         # 2. journal: from here on a crash is rolled back from the backups
         phase = "commit"
         _write_json_atomic(journal, {"phase": phase, "temps": planned, "backups": backups})
@@ -222,9 +222,9 @@ def _write_all(
                     os.unlink(edit.path)
             else:
                 os.replace(tmp, edit.path)
-            _fsync_dir(Path(edit.path).parent)
+            _fsync_path(Path(edit.path).parent)
         journal.unlink()
-        _fsync_dir(state_dir)
+        _fsync_path(state_dir)
     except BaseException as exc:
         for p in planned:
             with contextlib.suppress(FileNotFoundError):
@@ -243,7 +243,8 @@ def _temp_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.portside-{os.getpid()}.tmp")
 
 
-def _fsync_file(path: Path) -> None:
+def _fsync_path(path: Path) -> None:
+    """fsync a file or a directory (a rename is durable once its directory is synced)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -280,7 +281,7 @@ def _restore(backups: dict[str, str | None]) -> None:
         else:
             tmp = Path(path).with_name(f".{Path(path).name}.portside-restore.tmp")
             shutil.copy2(backup, tmp)
-            _fsync_file(tmp)
+            _fsync_path(tmp)
             os.replace(tmp, path)
 
 
@@ -309,14 +310,6 @@ def _write_json_atomic(path: Path, data: object) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
