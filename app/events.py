@@ -165,46 +165,60 @@ def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
 
+def _verdict(d: Delivery, response: httpx.Response | None, error: Exception | None) -> bool | str:
+    """One attempt's outcome: True delivered, False refused for good, or why to try again."""
+    if response is None:
+        return f"{type(error).__name__}: {error}"
+    if response.status_code < 400:
+        return True
+    if not _retryable(response.status_code):
+        log.warning("notification to %s refused: HTTP %s", d.url, response.status_code)
+        return False
+    return f"HTTP {response.status_code}"
+
+
+def _gave_up(d: Delivery, why: str) -> bool:
+    log.warning("notification to %s failed after %d attempts: %s", d.url, ATTEMPTS, why)
+    return False
+
+
 def send_sync(
     client: httpx.Client, d: Delivery, *, sleep: Callable[[float], None] = time.sleep
 ) -> bool:
     import httpx
+
+    why = ""
     for attempt in range(ATTEMPTS):
         try:
-            r = client.post(d.url, json=d.json, content=d.content, headers=d.headers)
-            if r.status_code < 400:
-                return True
-            if not _retryable(r.status_code):
-                log.warning("notification to %s refused: HTTP %s", d.url, r.status_code)
-                return False
-            why = f"HTTP {r.status_code}"
+            verdict = _verdict(d, client.post(d.url, json=d.json, content=d.content, headers=d.headers), None)
         except httpx.HTTPError as exc:
-            why = f"{type(exc).__name__}: {exc}"
+            verdict = _verdict(d, None, exc)
+        if isinstance(verdict, bool):
+            return verdict
+        why = verdict
         if attempt + 1 < ATTEMPTS:
             sleep(BACKOFF * 2**attempt)
-    log.warning("notification to %s failed after %d attempts: %s", d.url, ATTEMPTS, why)
-    return False
+    return _gave_up(d, why)
 
 
 async def send_async(client: httpx.AsyncClient, d: Delivery) -> bool:
     import asyncio
 
     import httpx
+
+    why = ""
     for attempt in range(ATTEMPTS):
         try:
-            r = await client.post(d.url, json=d.json, content=d.content, headers=d.headers)
-            if r.status_code < 400:
-                return True
-            if not _retryable(r.status_code):
-                log.warning("notification to %s refused: HTTP %s", d.url, r.status_code)
-                return False
-            why = f"HTTP {r.status_code}"
+            response = await client.post(d.url, json=d.json, content=d.content, headers=d.headers)
+            verdict = _verdict(d, response, None)
         except httpx.HTTPError as exc:
-            why = f"{type(exc).__name__}: {exc}"
+            verdict = _verdict(d, None, exc)
+        if isinstance(verdict, bool):
+            return verdict
+        why = verdict
         if attempt + 1 < ATTEMPTS:
             await asyncio.sleep(BACKOFF * 2**attempt)
-    log.warning("notification to %s failed after %d attempts: %s", d.url, ATTEMPTS, why)
-    return False
+    return _gave_up(d, why)
 
 
 _tasks: set[asyncio.Task[Any]] = set()
