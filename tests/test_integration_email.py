@@ -15,6 +15,7 @@ import pytest
 
 from integrators.tls import generate_ca, generate_server_cert
 from tests.conftest import free_port, require
+from tests.smtp_inbox import Inbox
 
 PASSWORD = "s3cr€t-Pa$$ word"  # spaces, $ and non-ASCII must survive every layer
 USER = "mailer"
@@ -44,19 +45,11 @@ def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(tmp_path / "srv.pem", tmp_path / "srv.key")
 
-    class Handler:
-        def __init__(self) -> None:
-            self.messages: list[Any] = []
-
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            self.messages.append(envelope)
-            return "250 OK"
-
     def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         ok = isinstance(data, LoginPassword) and data.login == USER.encode() and data.password == PASSWORD.encode()
         return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
 
-    handler = Handler()
+    handler = Inbox()
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=ctx, require_starttls=True,
                             authenticator=authenticator, auth_required=True, server_hostname="localhost")

@@ -11,21 +11,14 @@ import pytest
 from app.config import Config
 from app.models import ComposeProject, ComposeService, Snapshot
 from tests.conftest import free_port
+from tests.smtp_inbox import Inbox
 
 
 @pytest.fixture
 def plain_smtp() -> Any:
     from aiosmtpd.controller import Controller
 
-    class Handler:
-        def __init__(self) -> None:
-            self.messages: list[Any] = []
-
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            self.messages.append(envelope)
-            return "250 OK"
-
-    handler = Handler()
+    handler = Inbox()
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
