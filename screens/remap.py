@@ -56,6 +56,7 @@ class RemapModal(ModalScreen[Decision | None]):
             p for p in conflict.parties if p.origin is not None]
         first = choose_mover(conflict, snapshot, ctx)
         self.side = self.sides.index(first) if first in self.sides else 0
+        self._allocators: dict[int, Any] = {}  # side -> allocator (built once, not per keystroke)
         self.recreate = False
         self.plan: Plan | None = None
 
@@ -89,9 +90,12 @@ class RemapModal(ModalScreen[Decision | None]):
         return self.sides[self.side] if self.sides else None
 
     def _allocator(self) -> Any:
+        """Every port in use except the mover's own: fixed for a side, so built once per side."""
         from app.ports.remap import allocator_for
 
-        return allocator_for(self.snapshot, self.config, ignore=self.mover)
+        if self.side not in self._allocators:
+            self._allocators[self.side] = allocator_for(self.snapshot, self.config, ignore=self.mover)
+        return self._allocators[self.side]
 
     def _show_side(self) -> None:
         m = self.mover
@@ -105,7 +109,7 @@ class RemapModal(ModalScreen[Decision | None]):
             + f"  — recreate: {'on' if self.recreate else 'off'}")
         count = m.last_port - m.port + 1
         try:
-            suggestion = self._allocator().allocate(m.port, count)
+            suggestion = self._allocator().peek(m.port, count)
         except Exception as exc:
             self.query_one("#remap-valid", Label).update(f"[red]{exc}[/]")
             return

@@ -71,9 +71,14 @@ class Allocator:
 
     def allocate(self, want: int | None = None, count: int = 1) -> int:
         """First port of a free block of `count` ports; remembered so it is never given twice."""
+        p = self.peek(want, count)
+        self.take(p, count)
+        return p
+
+    def peek(self, want: int | None = None, count: int = 1) -> int:
+        """The port `allocate` would give, without handing it out (a suggestion to show)."""
         for p in self.candidates(want, count):
             if self.is_free(p, count):
-                self.take(p, count)
                 return p
         raise NoFreePort(
             f"no {'block of ' + str(count) + ' free ports' if count > 1 else 'free port'} "
