@@ -24,12 +24,12 @@ from functools import cached_property
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from app import __version__
-from app.errors import PortsideError
+from portside.app import __version__
+from portside.app.errors import PortsideError
 
 if TYPE_CHECKING:
-    from app.config import Config
-    from app.state import State
+    from portside.app.config import Config
+    from portside.app.state import State
 
 
 class Exit(IntEnum):
@@ -56,13 +56,13 @@ class Ctx:
 
     @cached_property
     def config(self) -> Config:
-        from app.config import load_config
+        from portside.app.config import load_config
 
         return load_config(getattr(self.args, "config", None))
 
     @cached_property
     def state(self) -> State:
-        from app.state import State
+        from portside.app.state import State
 
         return State(getattr(self.args, "state_dir", None))
 
@@ -126,12 +126,12 @@ def _add_common(p: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 
 def command_modules(only: str | None = None) -> list[ModuleType]:
-    import app.commands as pkg
+    import portside.app.commands as pkg
 
     mods = []
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         if not info.name.startswith("_") and only in (None, info.name):
-            mods.append(importlib.import_module(f"app.commands.{info.name}"))
+            mods.append(importlib.import_module(f"portside.app.commands.{info.name}"))
     return mods
 
 
@@ -142,7 +142,7 @@ _FLAGS = frozenset({"--json", "--dry-run", "--debug", "--auto", "--yes", "--recr
 def requested_command(argv: list[str]) -> str | None:
     """The command module `argv` names, when that is certain: then only it is imported
     (importing all of them costs more than `portside ports` itself). None: register all."""
-    import app.commands as pkg
+    import portside.app.commands as pkg
 
     names = {i.name for i in pkgutil.iter_modules(pkg.__path__) if not i.name.startswith("_")}
     for token in argv:
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         ctx.warn(f"internal error: {type(exc).__name__}: {exc} (re-run with --debug for details)")
         code = Exit.ERROR
-    events = sys.modules.get("app.events")
+    events = sys.modules.get("portside.app.events")
     if events is not None and not events.flush(15.0):  # notifications queued by this run
         ctx.warn("some notifications were not delivered in time; they are still in `portside events`")
     return code
@@ -218,7 +218,7 @@ def run_tui(ctx: Ctx) -> int:
         ctx.warn("the dashboard needs a terminal; use a subcommand or --auto (see --help)")
         return Exit.ERROR
     config = ctx.config  # a bad config fails here, before the screen takes over
-    from app.tui import make_app
+    from portside.app.tui import make_app
 
     app = make_app(config=config, args=ctx.args)
     app.run()

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.errors import ConfigError
+from portside.app.errors import ConfigError
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 

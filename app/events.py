@@ -26,15 +26,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from app.models import utcnow
+from portside.app.models import utcnow
 
 if TYPE_CHECKING:  # httpx and asyncio are imported where used: `portside ports` records no event (~25 ms)
     import asyncio
 
     import httpx
 
-    from app.config import Config
-    from app.state import State
+    from portside.app.config import Config
+    from portside.app.state import State
 
 log = logging.getLogger("portside.events")
 

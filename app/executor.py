@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.errors import ApplyError, StaleFileError
-from app.models import Decision, DockerAction, FileEdit, Plan, PortMove, utcnow
-from app.state import State
+from portside.app.errors import ApplyError, StaleFileError
+from portside.app.models import Decision, DockerAction, FileEdit, Plan, PortMove, utcnow
+from portside.app.state import State
 
 LOCK_NAME = "apply.lock"
 JOURNAL_NAME = "apply.journal"

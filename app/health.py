@@ -34,10 +34,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from app import events
-from app.config import Config
-from app.health_targets import Target
-from app.models import HealthSample, HealthState, utcnow
+from portside.app import events
+from portside.app.config import Config
+from portside.app.health_targets import Target
+from portside.app.models import HealthSample, HealthState, utcnow
 
 HISTORY = 30  # samples kept in memory per target
 FLAP_WINDOW = 10
@@ -300,7 +300,7 @@ class Poller:
 
     async def _docker_health(self, t: Target) -> tuple[bool | None, str, str | None]:
         if self._docker is None:
-            from app.sources.engine import connect
+            from portside.app.sources.engine import connect
 
             self._docker = await asyncio.to_thread(connect)
         info = await asyncio.to_thread(
@@ -375,7 +375,7 @@ class Poller:
 
     def _db(self) -> Any:
         if self._state is None:
-            from app.state import State
+            from portside.app.state import State
 
             self._state = State(self.state_dir)
         return self._state

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from app.config import Config, HealthCheck
-from app.models import ContainerInfo, PortBinding, Protocol, Snapshot
+from portside.app.config import Config, HealthCheck
+from portside.app.models import ContainerInfo, PortBinding, Protocol, Snapshot
 
 Kind = Literal["http", "tcp", "docker"]
 OFF = ("off", "none", "false", "no", "0")
@@ -87,7 +87,7 @@ def _published(c: ContainerInfo) -> list[PortBinding]:
 def catalog_health(c: ContainerInfo) -> tuple[int | None, str] | None:
     """(container port, path) of the service catalog's health endpoint for this container."""
     try:
-        from integrators.catalog import entry_for
+        from portside.integrators.catalog import entry_for
     except ImportError:  # pragma: no cover - the catalog ships with portside
         return None
     entry = entry_for(c.image, c.labels)

@@ -45,15 +45,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from app.health import HISTORY, Poller, TargetStatus
-from app.health_targets import Target
-from app.models import HealthSample, HealthState
+from portside.app.health import HISTORY, Poller, TargetStatus
+from portside.app.health_targets import Target
+from portside.app.models import HealthSample, HealthState
 
 PUBLISH_EVERY = 0.25
 # The child yields the CPU to the TUI when both want it (a key press is short, a
 # cycle is not); when the TUI idles the child still gets every free cycle.
 NICE = int(os.environ.get("PORTSIDE_HEALTH_NICE", "5"))
-ROOT = Path(__file__).resolve().parent.parent
 _TARGET_FIELDS = tuple(f.name for f in fields(Target))
 
 # ------------------------------------------------------------------ wire format
@@ -175,14 +174,12 @@ class HealthProcess:
 
     def start(self) -> None:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.health_worker", "--parent", str(os.getpid())],
+            [sys.executable, "-m", "portside.app.health_worker", "--parent", str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,  # the terminal belongs to the TUI; errors come as "error" lines
             env=env,
-            cwd=str(ROOT),
         )
         stdout = self.proc.stdout
         assert stdout is not None
@@ -274,8 +271,8 @@ def die_with_parent(parent: int | None) -> None:
 
 
 async def serve(reader: asyncio.StreamReader, out: IO[bytes]) -> None:
-    from app import events
-    from app.config import Config
+    from portside.app import events
+    from portside.app.config import Config
 
     first = json.loads(await reader.readline() or b"{}")
     if first.get("op") != "start":

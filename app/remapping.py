@@ -11,13 +11,13 @@ import contextlib
 import os
 from pathlib import Path
 
-from app.compose_edit import port_text
-from app.config import Config
-from app.errors import ApplyError, PortsideError
-from app.executor import ApplyResult, apply_plan, sha256_file
-from app.models import Conflict, Decision, FileEdit, Plan, PortMove, Severity, Snapshot
-from app.ports.remap import RemapContext, registry_updates
-from app.state import State
+from portside.app.compose_edit import port_text
+from portside.app.config import Config
+from portside.app.errors import ApplyError, PortsideError
+from portside.app.executor import ApplyResult, apply_plan, sha256_file
+from portside.app.models import Conflict, Decision, FileEdit, Plan, PortMove, Severity, Snapshot
+from portside.app.ports.remap import RemapContext, registry_updates
+from portside.app.state import State
 
 
 def remap_context(config: Config, state: State | None, snapshot: Snapshot, *, recreate: bool = False) -> RemapContext:
@@ -36,7 +36,7 @@ def error_conflicts(conflicts: list[Conflict]) -> list[Conflict]:
 
 def apply_remap(plan: Plan, state: State, config: Config, *, run_actions: bool = True) -> ApplyResult:
     """Apply a remap plan; the registry follows in the same transaction; the text log is appended."""
-    from app.events import PORT_REMAPPED, record_event
+    from portside.app.events import PORT_REMAPPED, record_event
 
     result = apply_plan(plan, state, run_actions=run_actions, registry=registry_updates(plan))
     if config.decisions_log:

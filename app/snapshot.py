@@ -22,12 +22,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from app.config import Config
-from app.models import PortBinding, Snapshot, SourceStatus
-from app.ports.analysis import Policy
+from portside.app.config import Config
+from portside.app.models import PortBinding, Snapshot, SourceStatus
+from portside.app.ports.analysis import Policy
 
 if TYPE_CHECKING:
-    from app.sources.rawengine import Reads
+    from portside.app.sources.rawengine import Reads
 
 SOURCES = ("docker", "swarm", "compose", "host", "registry")
 EVENT_TYPES = ["container", "service"]
@@ -62,14 +62,14 @@ class SnapshotOptions:
 
 def _fail(exc: BaseException) -> SourceStatus:
     """A source's failure as one line: our own errors as written, library errors explained."""
-    from app.errors import PortsideError
-    from app.sources.engine import explain
+    from portside.app.errors import PortsideError
+    from portside.app.sources.engine import explain
 
     return SourceStatus(ok=False, error=str(exc) if isinstance(exc, PortsideError) else explain(exc))
 
 
 def connect_engine(options: SnapshotOptions) -> Any:
-    from app.sources.engine import connect, resolve_endpoint
+    from portside.app.sources.engine import connect, resolve_endpoint
 
     return connect(resolve_endpoint(options.host, options.context), timeout=options.timeout)
 
@@ -86,7 +86,7 @@ def take_snapshot(
     `client` reuses an open engine connection; `engine_error` says the caller
     already failed to connect (the Docker source reports it without retrying).
     """
-    from app.sources import host
+    from portside.app.sources import host
 
     opts = options or SnapshotOptions()
     st: dict[str, SourceStatus] = {}
@@ -102,8 +102,8 @@ def take_snapshot(
 def _raw_reads(opts: SnapshotOptions) -> Reads | None:
     """The engine's containers and /info over the raw client, requested now (None: the SDK is needed)."""
     try:
-        from app.sources.engine import resolve_endpoint
-        from app.sources.rawengine import reads
+        from portside.app.sources.engine import resolve_endpoint
+        from portside.app.sources.rawengine import reads
 
         return reads(resolve_endpoint(opts.host, opts.context), opts.timeout)
     except Exception:
@@ -112,7 +112,7 @@ def _raw_reads(opts: SnapshotOptions) -> Reads | None:
 
 def _engine_reads(opts: SnapshotOptions, client: Any, early: Reads | None) -> tuple[Any, list[Any], dict[str, Any]]:
     """(client, containers, /info): from the raw reads when they worked, else through the SDK."""
-    from app.sources import docker_src
+    from portside.app.sources import docker_src
 
     if early is not None:
         try:
@@ -128,8 +128,8 @@ def _engine_reads(opts: SnapshotOptions, client: Any, early: Reads | None) -> tu
 def _take(config: Config, opts: SnapshotOptions, st: dict[str, SourceStatus], client: Any,
           engine_error: BaseException | None, listening: Future[tuple[list[PortBinding], str | None]],
           early: Reads | None = None) -> Snapshot:
-    from app.sources import docker_src, registry, swarm
-    from app.sources.engine import resolve_endpoint
+    from portside.app.sources import docker_src, registry, swarm
+    from portside.app.sources.engine import resolve_endpoint
 
     containers: list[Any] = []
     services: list[Any] = []
@@ -163,7 +163,7 @@ def _take(config: Config, opts: SnapshotOptions, st: dict[str, SourceStatus], cl
 
     host_bindings: list[PortBinding] = []
     try:
-        from app.sources import host
+        from portside.app.sources import host
 
         listeners, note = listening.result()
         host_bindings = host.attribute(listeners, engine_bindings)
@@ -173,7 +173,7 @@ def _take(config: Config, opts: SnapshotOptions, st: dict[str, SourceStatus], cl
 
     intended = registry.reserved_bindings(config.reserved_ports)
     try:
-        from app.state import State
+        from portside.app.state import State
 
         with State(opts.state_dir) as state:
             intended = registry.registry_bindings(state.registry()) + intended
@@ -192,7 +192,7 @@ def _take(config: Config, opts: SnapshotOptions, st: dict[str, SourceStatus], cl
 
 def _compose(config: Config, opts: SnapshotOptions, containers: list[Any], st: dict[str, SourceStatus]) -> tuple[list[Any], list[PortBinding]]:
     try:
-        from app.sources.compose import discover_projects
+        from portside.app.sources.compose import discover_projects
 
         projects, errors = discover_projects(list(config.stacks), opts.project_dirs, opts.compose_files, containers)
     except Exception as exc:

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from app.errors import StateError
-from app.models import Decision, HealthSample, IntegrationRecord, PortMove, utcnow
+from portside.app.errors import StateError
+from portside.app.models import Decision, HealthSample, IntegrationRecord, PortMove, utcnow
 
 DB_NAME = "portside.db"
 

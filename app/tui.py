@@ -15,19 +15,19 @@ from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from app import __version__
-from app.config import Config
-from app.models import Conflict, Snapshot, SourceStatus
-from app.snapshot import LiveSnapshots
-from screens.base import SourcesChanged
-from screens.containers import ContainersScreen
-from screens.decisions import DecisionsScreen
-from screens.health import HealthScreen, start_health_worker
-from screens.help import HelpModal
-from screens.integrations import IntegrationsScreen
-from screens.live import DockerHostModal, SnapshotTaken
-from screens.ports import PortsScreen
-from styles import stylesheets
+from portside.app import __version__
+from portside.app.config import Config
+from portside.app.models import Conflict, Snapshot, SourceStatus
+from portside.app.snapshot import LiveSnapshots
+from portside.screens.base import SourcesChanged
+from portside.screens.containers import ContainersScreen
+from portside.screens.decisions import DecisionsScreen
+from portside.screens.health import HealthScreen, start_health_worker
+from portside.screens.help import HelpModal
+from portside.screens.integrations import IntegrationsScreen
+from portside.screens.live import DockerHostModal, SnapshotTaken
+from portside.screens.ports import PortsScreen
+from portside.styles import stylesheets
 
 
 class PortsideApp(App[int]):
@@ -80,7 +80,7 @@ class PortsideApp(App[int]):
 
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False, description="probe Docker engine")
     def probe_engine(self) -> None:
-        from app.sources.engine import probe, resolve_endpoint
+        from portside.app.sources.engine import probe, resolve_endpoint
 
         try:
             endpoint = resolve_endpoint(getattr(self.args, "host", None), getattr(self.args, "context", None))
@@ -93,7 +93,7 @@ class PortsideApp(App[int]):
 
     def start_discovery(self) -> None:
         """(Re)start the snapshot loop and the Docker events pump for the current host."""
-        from app.snapshot import SnapshotOptions
+        from portside.app.snapshot import SnapshotOptions
 
         if self._live is not None:
             self._live.stop()
@@ -107,8 +107,8 @@ class PortsideApp(App[int]):
 
     @work(thread=True, exclusive=True, group="snapshot", exit_on_error=False, description="discover ports")
     def _snapshot_loop(self, live: LiveSnapshots) -> None:
-        from app.ports.analysis import analyze
-        from app.snapshot import policy_for
+        from portside.app.ports.analysis import analyze
+        from portside.app.snapshot import policy_for
 
         worker = get_current_worker()
 
@@ -131,8 +131,8 @@ class PortsideApp(App[int]):
             self.screen.post_message(SnapshotTaken(message.snapshot, message.conflicts))
 
     def action_docker_host(self) -> None:
-        from app.sources.docker_src import docker_contexts
-        from app.sources.engine import resolve_endpoint
+        from portside.app.sources.docker_src import docker_contexts
+        from portside.app.sources.engine import resolve_endpoint
 
         try:
             current = resolve_endpoint(getattr(self.args, "host", None), getattr(self.args, "context", None)).describe()

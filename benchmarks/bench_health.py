@@ -78,7 +78,7 @@ def start_servers(n: int) -> tuple[subprocess.Popen[str], list[int]]:
 
 
 def targets_for(ports: list[int], interval: float = 15.0):  # type: ignore[no-untyped-def]
-    from app.health_targets import Target
+    from portside.app.health_targets import Target
 
     return [
         Target(
@@ -98,7 +98,7 @@ def targets_for(ports: list[int], interval: float = 15.0):  # type: ignore[no-un
 
 
 def config(concurrency: int):  # type: ignore[no-untyped-def]
-    from app.config import Config
+    from portside.app.config import Config
 
     return Config.model_validate({"health": {"concurrency": concurrency, "timeout": 5.0}})
 
@@ -106,8 +106,8 @@ def config(concurrency: int):  # type: ignore[no-untyped-def]
 async def cycles(ports: list[int], concurrency: int, trace: bool) -> dict[str, object]:
     import tracemalloc
 
-    from app.health import Poller
-    from app.models import HealthState
+    from portside.app.health import Poller
+    from portside.app.models import HealthState
 
     with tempfile.TemporaryDirectory() as state_dir:
         poller = Poller(config(concurrency), state_dir=state_dir)
@@ -153,8 +153,8 @@ def legacy_poll_thread(app, ui_loop) -> None:  # type: ignore[no-untyped-def]
 
     from textual.worker import get_current_worker
 
-    from app.health import Poller
-    from screens import health as screen
+    from portside.app.health import Poller
+    from portside.screens import health as screen
 
     worker = get_current_worker()
 
@@ -225,8 +225,8 @@ async def tui_latency(
     """
     from textual.widgets import DataTable
 
-    from app.tui import make_app
-    from screens import health as screen
+    from portside.app.tui import make_app
+    from portside.screens import health as screen
 
     cfg = config(200)
     polling = scenario != "idle"

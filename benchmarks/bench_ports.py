@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.models import BindingState, PortBinding, Protocol, Source  # noqa: E402
-from app.ports.analysis import Policy, find_conflicts  # noqa: E402
+from portside.app.models import BindingState, PortBinding, Protocol, Source  # noqa: E402
+from portside.app.ports.analysis import Policy, find_conflicts  # noqa: E402
 
 KINDS = [
     (Source.DOCKER, BindingState.RUNNING),

@@ -27,8 +27,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from app.executor import sha256_file
-from app.models import FileEdit, Plan, Snapshot
+from portside.app.executor import sha256_file
+from portside.app.models import FileEdit, Plan, Snapshot
 
 ENTRY_POINT_GROUP = "portside.integrators"
 REDACTED = "********"
@@ -36,11 +36,11 @@ LOAD_ERRORS: dict[str, str] = {}  # "module:Class" or entry point -> why it did 
 
 # Built-in integrator classes, imported lazily: "module:Class".
 BUILTINS: list[str] = [
-    "integrators.sso:SsoIntegrator",
-    "integrators.proxy:ProxyIntegrator",
-    "integrators.monitoring:MonitoringIntegrator",
-    "integrators.email:EmailIntegrator",
-    "integrators.mqtt:MqttIntegrator",
+    "portside.integrators.sso:SsoIntegrator",
+    "portside.integrators.proxy:ProxyIntegrator",
+    "portside.integrators.monitoring:MonitoringIntegrator",
+    "portside.integrators.email:EmailIntegrator",
+    "portside.integrators.mqtt:MqttIntegrator",
 ]
 
 

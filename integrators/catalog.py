@@ -16,8 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.models import Snapshot
-from integrators.base import ServiceRef
+from portside.app.models import Snapshot
+from portside.integrators.base import ServiceRef
 
 LABEL_PREFIX = "portside."
 
@@ -56,7 +56,7 @@ class Entry(BaseModel):
 @cache
 def catalog() -> dict[str, Entry]:
     """Every catalog entry by id (read once from the shipped YAML)."""
-    text = files("integrators").joinpath("catalog.yaml").read_text(encoding="utf-8")
+    text = files("portside.integrators").joinpath("catalog.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text) or {}
     return {sid: Entry(id=sid, **body) for sid, body in (data.get("services") or {}).items()}
 

@@ -23,10 +23,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from app.models import Plan, Snapshot
-from integrators.base import Check, Detection, PlanContext, file_edit, secret_field
-from integrators.catalog import catalog, detect, entry_for
-from integrators.override import override_edits
+from portside.app.models import Plan, Snapshot
+from portside.integrators.base import Check, Detection, PlanContext, file_edit, secret_field
+from portside.integrators.catalog import catalog, detect, entry_for
+from portside.integrators.override import override_edits
 
 
 class Security(StrEnum):

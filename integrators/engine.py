@@ -25,14 +25,27 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.config import Config
-from app.errors import PortsideError
-from app.executor import apply_plan, render_diff, sha256_file, sha256_text
-from app.models import IntegrationRecord, IntegrationStatus, Plan, Snapshot, WrittenFile, utcnow
-from app.state import State
-from integrators.base import Check, Integrator, PlanContext, load_integrators, redacted_settings
-from integrators.override import project_compose_files
-from integrators.settings import (  # noqa: F401  (re-exported: the engine is the one entry point)
+from portside.app.config import Config
+from portside.app.errors import PortsideError
+from portside.app.executor import apply_plan, render_diff, sha256_file, sha256_text
+from portside.app.models import (
+    IntegrationRecord,
+    IntegrationStatus,
+    Plan,
+    Snapshot,
+    WrittenFile,
+    utcnow,
+)
+from portside.app.state import State
+from portside.integrators.base import (
+    Check,
+    Integrator,
+    PlanContext,
+    load_integrators,
+    redacted_settings,
+)
+from portside.integrators.override import project_compose_files
+from portside.integrators.settings import (  # noqa: F401  (re-exported: the engine is the one entry point)
     GLOBAL,
     RESERVED_KEYS,
     SETTINGS_KEY,
@@ -210,7 +223,7 @@ def apply(
     )
     state.put_integration(record)
     if written:
-        from app.events import INTEGRATION_APPLIED, record_event
+        from portside.app.events import INTEGRATION_APPLIED, record_event
 
         record_event(
             state,

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticUndefined
 
-from integrators.base import REDACTED, _models_in, is_secret, redact
+from portside.integrators.base import REDACTED, _models_in, is_secret, redact
 
 FieldKind = Literal["bool", "choice", "text", "secret", "list", "yaml"]
 

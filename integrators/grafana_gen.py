@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from integrators.grafana_schema import DashboardsFile, DatasourcesFile
+from portside.integrators.grafana_schema import DashboardsFile, DatasourcesFile
 
 OVERVIEW_UID = "portside-overview"
 

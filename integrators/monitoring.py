@@ -23,12 +23,12 @@ import os
 import httpx
 from pydantic import BaseModel, Field
 
-from app.models import Plan, Snapshot
-from integrators import grafana_gen, logs_gen
-from integrators import prometheus_gen as prom
-from integrators.base import Check, Detection, PlanContext, ServiceRef, file_edit
-from integrators.catalog import services
-from integrators.wiring import Reach, address, entry_of, select, short_name
+from portside.app.models import Plan, Snapshot
+from portside.integrators import grafana_gen, logs_gen
+from portside.integrators import prometheus_gen as prom
+from portside.integrators.base import Check, Detection, PlanContext, ServiceRef, file_edit
+from portside.integrators.catalog import services
+from portside.integrators.wiring import Reach, address, entry_of, select, short_name
 
 DB_KINDS = {"postgres": "postgres", "mariadb": "mariadb", "influxdb": "influxdb"}
 

@@ -28,11 +28,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from app.models import Plan, Snapshot
-from integrators.base import Check, Detection, PlanContext, file_edit, secret_field
-from integrators.catalog import detect
-from integrators.override import override_edits
-from integrators.tls import Pem, cert_names, generate_ca, generate_server_cert
+from portside.app.models import Plan, Snapshot
+from portside.integrators.base import Check, Detection, PlanContext, file_edit, secret_field
+from portside.integrators.catalog import detect
+from portside.integrators.override import override_edits
+from portside.integrators.tls import Pem, cert_names, generate_ca, generate_server_cert
 
 ITERATIONS = 101  # mosquitto_passwd's default for $7$
 SALT_LEN = 12
@@ -210,7 +210,7 @@ class MqttIntegrator:
             try:
                 return Pem(read(s.ca_file), ""), Pem(read(s.cert_file), read(s.key_file))
             except OSError as exc:
-                from app.errors import ConfigError
+                from portside.app.errors import ConfigError
 
                 raise ConfigError(f"mqtt: cannot read certificate file {exc.filename} ({exc.strerror})") from None
         if kept.get("ca.crt") and kept.get("ca.key"):

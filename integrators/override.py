@@ -19,9 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from app.errors import PortsideError
-from app.models import FileEdit
-from integrators.base import PlanContext, file_edit
+from portside.app.errors import PortsideError
+from portside.app.models import FileEdit
+from portside.integrators.base import PlanContext, file_edit
 
 DEFAULT_COMPOSE_FILES = (
     "compose.yaml",

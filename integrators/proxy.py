@@ -17,12 +17,12 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, Field, field_validator
 
-from app.models import Plan, Snapshot
-from integrators import proxy_gen as gen
-from integrators.base import Check, Detection, PlanContext, file_edit
-from integrators.catalog import detect
-from integrators.traefik_schema import check_pair
-from integrators.wiring import Reach, address, entry_of, matches, select, short_name
+from portside.app.models import Plan, Snapshot
+from portside.integrators import proxy_gen as gen
+from portside.integrators.base import Check, Detection, PlanContext, file_edit
+from portside.integrators.catalog import detect
+from portside.integrators.traefik_schema import check_pair
+from portside.integrators.wiring import Reach, address, entry_of, matches, select, short_name
 
 
 class ProxySettings(BaseModel):
@@ -67,7 +67,7 @@ class ProxyIntegrator:
     def sites(self, snapshot: Snapshot, s: ProxySettings) -> tuple[list[gen.Site], list[str]]:
         _, consumers = detect(snapshot, "proxy")
         if s.include:  # named services are routed even when the catalog does not mark them
-            from integrators.catalog import services
+            from portside.integrators.catalog import services
 
             consumers = [r for r in services(snapshot) if matches(r, s.include)]
         sites, warnings = [], []

@@ -16,11 +16,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from app.config import Config, resolve_secret
-from app.errors import ConfigError, PortsideError
-from app.models import Snapshot
-from app.state import State
-from integrators.base import Integrator, PlanContext, _models_in, is_secret
+from portside.app.config import Config, resolve_secret
+from portside.app.errors import ConfigError, PortsideError
+from portside.app.models import Snapshot
+from portside.app.state import State
+from portside.integrators.base import Integrator, PlanContext, _models_in, is_secret
 
 RESERVED_KEYS = ("enabled", "project_dir", "output_dir")
 SETTINGS_KEY = "__settings__"  # the last applied settings, kept with the secrets (state store)

@@ -21,13 +21,13 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, Field
 
-from app.errors import ConfigError
-from app.models import Plan, Snapshot
-from integrators import sso_gen as gen
-from integrators.base import Check, Detection, PlanContext, file_edit, secret_field
-from integrators.catalog import detect
-from integrators.override import override_edits
-from integrators.wiring import select, short_name, slug
+from portside.app.errors import ConfigError
+from portside.app.models import Plan, Snapshot
+from portside.integrators import sso_gen as gen
+from portside.integrators.base import Check, Detection, PlanContext, file_edit, secret_field
+from portside.integrators.catalog import detect
+from portside.integrators.override import override_edits
+from portside.integrators.wiring import select, short_name, slug
 
 
 class RoleNames(BaseModel):
@@ -156,14 +156,14 @@ class SsoIntegrator:
     # ------------------------------------------------------------- live/verify
 
     def _admin(self, s: SsoSettings, ctx: PlanContext):
-        from integrators.keycloak_api import KeycloakAdmin
+        from portside.integrators.keycloak_api import KeycloakAdmin
 
         base = s.admin_url or self.keycloak_url(s, ctx) or ""
         return KeycloakAdmin(base, s.admin_user, s.admin_password or "", verify=s.verify_tls)
 
     def live_apply(self, settings: SsoSettings, ctx: PlanContext) -> list[str]:
         """Upsert the realm's clients in the running Keycloak (only with live: true)."""
-        from integrators.keycloak_api import upsert_realm
+        from portside.integrators.keycloak_api import upsert_realm
 
         if not settings.live:
             return []
@@ -187,7 +187,7 @@ class SsoIntegrator:
         except (httpx.HTTPError, ValueError) as exc:
             checks.append(Check("discovery", False, f"{type(exc).__name__}: {exc}"[:300]))
         if s.live and s.admin_password:
-            from integrators.keycloak_api import KeycloakError
+            from portside.integrators.keycloak_api import KeycloakError
 
             realm = json.loads(ctx.path(f"keycloak/realm-{s.realm}.json").read_text())
             try:

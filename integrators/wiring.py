@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from app.models import Snapshot
-from integrators.base import ServiceRef
-from integrators.catalog import Entry, entry_for
+from portside.app.models import Snapshot
+from portside.integrators.base import ServiceRef
+from portside.integrators.catalog import Entry, entry_for
 
 Reach = Literal["network", "host"]
 

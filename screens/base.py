@@ -7,7 +7,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from app.models import SourceStatus
+from portside.app.models import SourceStatus
 
 
 class SourcesChanged(Message, bubble=False):

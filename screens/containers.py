@@ -19,9 +19,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
-from app.models import Conflict, ContainerInfo, HealthState, Snapshot, SwarmService
-from app.sources.docker_src import SWARM_SERVICE
-from screens.live import LiveScreen, diff_rows
+from portside.app.models import Conflict, ContainerInfo, HealthState, Snapshot, SwarmService
+from portside.app.sources.docker_src import SWARM_SERVICE
+from portside.screens.live import LiveScreen, diff_rows
 
 COLUMNS = ("name", "state", "health", "ports", "image")
 WIDTHS = {"name": 25, "state": 9, "health": 9, "ports": 23, "image": 40}  # the first four: 76 of 80 columns

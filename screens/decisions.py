@@ -11,8 +11,8 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from app.models import Decision
-from screens.base import PortsideScreen
+from portside.app.models import Decision
+from portside.screens.base import PortsideScreen
 
 COLUMNS = ("id", "when", "who", "what")
 
@@ -30,7 +30,7 @@ class DecisionUndone(Message):
 
 
 def what(d: Decision) -> str:
-    from app.commands.decisions import summary
+    from portside.app.commands.decisions import summary
 
     text = summary(d).split(f"{d.kind}: ", 1)[-1]
     return f"{d.kind}: {text}"
@@ -69,7 +69,7 @@ class DecisionsScreen(PortsideScreen):
 
     @work(thread=True, exclusive=True, group="decisions", exit_on_error=False, description="load decisions")
     def load(self) -> None:
-        from app.state import State
+        from portside.app.state import State
 
         try:
             with State(self._state_dir()) as state:
@@ -128,8 +128,8 @@ class DecisionsScreen(PortsideScreen):
 
     @work(thread=True, exclusive=True, group="decisions-undo", exit_on_error=False, description="undo decision")
     def undo_worker(self, decision_id: int) -> None:
-        from app.remapping import undo
-        from app.state import State
+        from portside.app.remapping import undo
+        from portside.app.state import State
 
         try:
             with State(self._state_dir()) as state:
@@ -145,6 +145,6 @@ class DecisionsScreen(PortsideScreen):
 
 
 def _default_config():  # type: ignore[no-untyped-def]
-    from app.config import Config
+    from portside.app.config import Config
 
     return Config()  # type: ignore[call-arg]

@@ -27,11 +27,11 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, get_current_worker
 
-from app.health import TargetStatus
-from app.health_targets import Target, build_targets
-from app.health_worker import PUBLISH_EVERY, HealthProcess, Mirror
-from app.models import HealthState, Snapshot
-from screens.base import PortsideScreen
+from portside.app.health import TargetStatus
+from portside.app.health_targets import Target, build_targets
+from portside.app.health_worker import PUBLISH_EVERY, HealthProcess, Mirror
+from portside.app.models import HealthState, Snapshot
+from portside.screens.base import PortsideScreen
 
 RETARGET_EVERY = 30.0  # seconds between target refreshes when the app has no live snapshot
 BARS = "▁▂▃▄▅▆▇█"
@@ -234,7 +234,7 @@ def _publish(
 
 def _own_snapshot_targets(app: App[Any]) -> list[Target]:
     """Targets from a snapshot of our own (an app without a discovery worker)."""
-    from app.snapshot import SnapshotOptions, take_snapshot
+    from portside.app.snapshot import SnapshotOptions, take_snapshot
 
     config = app.config  # type: ignore[attr-defined]
     return build_targets(

@@ -18,8 +18,8 @@ from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from app.models import Snapshot
-from screens.base import PortsideScreen
+from portside.app.models import Snapshot
+from portside.screens.base import PortsideScreen
 
 COLUMNS = (("kind", "Kind", 8), ("title", "Integration", 18), ("providers", "Providers", 16),
            ("consumers", "Consumers", 16), ("status", "Status", 14))
@@ -48,15 +48,15 @@ def screen_snapshot(app: Any) -> Snapshot:
     snap = getattr(app, "snapshot", None)
     if isinstance(snap, Snapshot):
         return snap
-    from app.snapshot import SnapshotOptions, take_snapshot
+    from portside.app.snapshot import SnapshotOptions, take_snapshot
 
     return take_snapshot(app.config, SnapshotOptions.from_args(getattr(app, "args", None)))
 
 
 def load_rows(snapshot: Snapshot, state_dir: str | None) -> list[IntegrationRow]:
-    from app.state import State
-    from integrators import engine
-    from integrators.base import load_integrators
+    from portside.app.state import State
+    from portside.integrators import engine
+    from portside.integrators.base import load_integrators
 
     rows = []
     with State(state_dir) as state:
@@ -185,8 +185,8 @@ class IntegrationsScreen(PortsideScreen):
         if kind is None or self.snapshot is None:
             self.notify("nothing selected yet (still loading?)", severity="warning")
             return
-        from integrators.base import load_integrators
-        from screens.wizard import WizardScreen
+        from portside.integrators.base import load_integrators
+        from portside.screens.wizard import WizardScreen
 
         app: Any = self.app
         self.app.push_screen(WizardScreen(load_integrators()[kind], self.snapshot, app.config,

@@ -14,8 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from app.models import Conflict, Snapshot
-from screens.base import PortsideScreen
+from portside.app.models import Conflict, Snapshot
+from portside.screens.base import PortsideScreen
 
 
 class SnapshotTaken(Message, bubble=False):

@@ -10,8 +10,8 @@ from rich.text import Text
 from textual.events import Resize
 from textual.widgets import Static
 
-from app.models import Conflict, PortBinding
-from app.ports.portmap import GLYPH, CellState, PortMap, port_map
+from portside.app.models import Conflict, PortBinding
+from portside.app.ports.portmap import GLYPH, CellState, PortMap, port_map
 
 STYLE = {
     CellState.FREE: "dim",

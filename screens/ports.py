@@ -16,10 +16,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from app.models import Conflict, PortBinding, Snapshot
-from app.ports.analysis import conflicting_owners
-from screens.live import LiveScreen, diff_rows
-from screens.portmap import PortMapView
+from portside.app.models import Conflict, PortBinding, Snapshot
+from portside.app.ports.analysis import conflicting_owners
+from portside.screens.live import LiveScreen, diff_rows
+from portside.screens.portmap import PortMapView
 
 CONFLICT_COLUMNS = ("severity", "kind", "port", "message")
 PORT_COLUMNS = ("port", "address", "source", "state", "owner", "conflict")
@@ -115,7 +115,7 @@ class PortsScreen(LiveScreen):
         yield PortMapView(id="port-map")
 
     def action_remap_port(self) -> None:
-        from screens.remap import open_remap
+        from portside.screens.remap import open_remap
 
         c = self.selected_conflict()
         if c is None or self.snapshot is None:

@@ -21,8 +21,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from app.config import Config
-from app.models import Conflict, Decision, Plan, PortBinding, Snapshot
+from portside.app.config import Config
+from portside.app.models import Conflict, Decision, Plan, PortBinding, Snapshot
 
 
 class PlanReady(Message):
@@ -48,7 +48,7 @@ class RemapModal(ModalScreen[Decision | None]):
     def __init__(self, snapshot: Snapshot, conflict: Conflict, config: Config,
                  state_dir: str | None = None) -> None:
         super().__init__()
-        from app.ports.remap import RemapContext, choose_mover, movable
+        from portside.app.ports.remap import RemapContext, choose_mover, movable
 
         self.snapshot, self.conflict, self.config, self.state_dir = snapshot, conflict, config, state_dir
         ctx = RemapContext(config=config, environ={})
@@ -91,7 +91,7 @@ class RemapModal(ModalScreen[Decision | None]):
 
     def _allocator(self) -> Any:
         """Every port in use except the mover's own: fixed for a side, so built once per side."""
-        from app.ports.remap import allocator_for
+        from portside.app.ports.remap import allocator_for
 
         if self.side not in self._allocators:
             self._allocators[self.side] = allocator_for(self.snapshot, self.config, ignore=self.mover)
@@ -145,9 +145,9 @@ class RemapModal(ModalScreen[Decision | None]):
 
     @work(thread=True, exclusive=True, group="remap-plan", exit_on_error=False, description="plan remap")
     def build_plan(self, mover: PortBinding, port: int) -> None:
-        from app.executor import render_diff
-        from app.ports.remap import build_plan
-        from app.remapping import remap_context
+        from portside.app.executor import render_diff
+        from portside.app.ports.remap import build_plan
+        from portside.app.remapping import remap_context
 
         try:
             rctx = remap_context(self.config, None, self.snapshot, recreate=self.recreate)
@@ -190,8 +190,8 @@ class RemapModal(ModalScreen[Decision | None]):
 
     @work(thread=True, exclusive=True, group="remap-apply", exit_on_error=False, description="apply remap")
     def apply_worker(self, plan: Plan) -> None:
-        from app.remapping import apply_remap
-        from app.state import State
+        from portside.app.remapping import apply_remap
+        from portside.app.state import State
 
         try:
             with State(self.state_dir) as state:

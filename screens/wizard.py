@@ -30,10 +30,10 @@ from textual.widgets import (
     TextArea,
 )
 
-from app.config import Config
-from app.models import Snapshot
-from integrators import engine, forms
-from integrators.base import Check, Integrator
+from portside.app.config import Config
+from portside.app.models import Snapshot
+from portside.integrators import engine, forms
+from portside.integrators.base import Check, Integrator
 
 PROJECT = "__project_dir"
 STEPS = ("form", "preview", "result")
@@ -146,7 +146,7 @@ class WizardScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="wizard-load", description="load settings")
     def load_form(self) -> None:
-        from app.state import State
+        from portside.app.state import State
 
         with State(self.state_dir) as state:
             pdir = engine.default_project_dir(self.integrator, self.snapshot)
@@ -225,8 +225,8 @@ class WizardScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="wizard-plan", description="plan integration")
     def make_preview(self, data: dict[str, Any], project_dir: str | None) -> None:
-        from app.errors import PortsideError
-        from app.state import State
+        from portside.app.errors import PortsideError
+        from portside.app.state import State
 
         try:
             with State(self.state_dir) as state:
@@ -271,8 +271,8 @@ class WizardScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="wizard-apply", description="apply integration")
     def apply_and_verify(self, prepared: engine.Prepared, apply: bool = True) -> None:
-        from app.errors import PortsideError
-        from app.state import State
+        from portside.app.errors import PortsideError
+        from portside.app.state import State
 
         try:
             with State(self.state_dir) as state:

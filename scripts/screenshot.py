@@ -12,8 +12,8 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from app.config import load_config
-from app.tui import make_app
+from portside.app.config import load_config
+from portside.app.tui import make_app
 
 
 async def shoot(args: argparse.Namespace) -> None:

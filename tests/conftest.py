@@ -92,7 +92,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
     """Run `portside ARGS...` in-process: returns (exit code, stdout, stderr)."""
-    from app.cli import main
+    from portside.app.cli import main
 
     def run(*args: str) -> tuple[int, str, str]:
         capsys.readouterr()
@@ -106,7 +106,7 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
 def run_portside(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the installed `portside` console script (or `python -m app`) as a process."""
     exe = shutil.which("portside", path=str(Path(sys.executable).parent))
-    cmd = [exe] if exe else [sys.executable, "-m", "app"]
+    cmd = [exe] if exe else [sys.executable, "-m", "portside.app"]
     return subprocess.run(
         [*cmd, *args],
         capture_output=True,

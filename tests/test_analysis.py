@@ -7,10 +7,10 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.models import BindingState as S
-from app.models import ConflictKind as K
-from app.models import PortBinding, Protocol, Severity, Source
-from app.ports.analysis import Policy, claim, find_conflicts, pair_conflict
+from portside.app.models import BindingState as S
+from portside.app.models import ConflictKind as K
+from portside.app.models import PortBinding, Protocol, Severity, Source
+from portside.app.ports.analysis import Policy, claim, find_conflicts, pair_conflict
 
 
 def b(owner: str, port: int, *, source: Source = Source.DOCKER, state: S = S.RUNNING, ip: str = "0.0.0.0",
@@ -154,7 +154,7 @@ def test_conflicts_built_without_validation_equal_validated_ones() -> None:
     """`new_conflict` skips pydantic's validation for speed: its result must be the same model."""
     import gc
 
-    from app.models import Conflict
+    from portside.app.models import Conflict
 
     bs = [declared("shop", "web", 8080), b("container:x", 8080, container="x"),
           b("registry:a", 5000, source=Source.REGISTRY, state=S.ASSIGNED, project="a", service="x"),

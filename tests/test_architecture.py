@@ -13,15 +13,15 @@ ROOT = Path(__file__).resolve().parent.parent
 def core_modules() -> list[str]:
     names = []
     for pkg in ("app", "integrators"):
-        for info in pkgutil.walk_packages([str(ROOT / pkg)], prefix=f"{pkg}."):
-            if info.name not in ("app.tui", "app.__main__") and not info.name.startswith("app.tui_"):
+        for info in pkgutil.walk_packages([str(ROOT / pkg)], prefix=f"portside.{pkg}."):
+            if info.name not in ("portside.app.tui", "portside.app.__main__") and not info.name.startswith("portside.app.tui_"):
                 names.append(info.name)
     return names
 
 
 def test_core_and_integrators_do_not_import_textual() -> None:
     mods = core_modules()
-    assert "app.cli" in mods and "integrators.base" in mods
+    assert "portside.app.cli" in mods and "portside.integrators.base" in mods
     code = (
         "import importlib, sys\n"
         f"for m in {mods!r}:\n"
@@ -34,7 +34,7 @@ def test_core_and_integrators_do_not_import_textual() -> None:
 
 
 def test_every_command_module_follows_the_pattern() -> None:
-    from app.cli import command_modules
+    from portside.app.cli import command_modules
 
     for mod in command_modules():
         assert callable(getattr(mod, "register", None)), f"{mod.__name__} has no register()"

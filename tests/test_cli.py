@@ -10,7 +10,7 @@ from tests.conftest import run_portside
 
 NO_TEXTUAL = (
     "import sys\n"
-    "from app.cli import main\n"
+    "from portside.app.cli import main\n"
     "try:\n"
     "    main({args!r})\n"
     "except SystemExit:\n"
@@ -40,7 +40,7 @@ def test_console_script_version() -> None:
 
 
 def test_python_dash_m_app_works() -> None:
-    proc = subprocess.run([sys.executable, "-m", "app", "--version"], capture_output=True, text=True, check=False)
+    proc = subprocess.run([sys.executable, "-m", "portside.app", "--version"], capture_output=True, text=True, check=False)
     assert proc.stdout.strip() == "portside 0.1.0"
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.errors import ComposeError
-from app.models import ContainerInfo, Protocol
-from app.sources.compose import discover_projects, load_project, split_short
-from app.sources.interpolate import InterpolationError, interpolate
+from portside.app.errors import ComposeError
+from portside.app.models import ContainerInfo, Protocol
+from portside.app.sources.compose import discover_projects, load_project, split_short
+from portside.app.sources.interpolate import InterpolationError, interpolate
 
 
 def write(d: Path, files: dict[str, str]) -> Path:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import load_config, parse_config, resolve_secret
-from app.errors import ConfigError
+from portside.app.config import load_config, parse_config, resolve_secret
+from portside.app.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str, name: str = "portside.yaml") -> Path:

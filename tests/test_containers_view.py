@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from app.models import BindingState, ContainerInfo, PortBinding, Snapshot, Source, SwarmService
-from screens.containers import container_rows, detail_line
+from portside.app.models import (
+    BindingState,
+    ContainerInfo,
+    PortBinding,
+    Snapshot,
+    Source,
+    SwarmService,
+)
+from portside.screens.containers import container_rows, detail_line
 
 
 def ctr(name: str, project: str | None = None, state: str = "running", port: int | None = None,

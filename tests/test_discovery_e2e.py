@@ -117,7 +117,7 @@ def test_json_shapes_and_exit_codes(cli, compose_project, tmp_path, monkeypatch)
 
 
 def test_only_the_named_command_module_is_imported_when_that_is_certain() -> None:
-    from app.cli import requested_command
+    from portside.app.cli import requested_command
 
     assert requested_command(["ports", "--json"]) == "ports"
     assert requested_command(["--json", "--dry-run", "conflicts"]) == "conflicts"

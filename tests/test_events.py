@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from app import events
-from app.config import Config
-from app.state import State
+from portside.app import events
+from portside.app.config import Config
+from portside.app.state import State
 
 
 class Sink:

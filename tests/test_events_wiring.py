@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.events import announce_new
-from app.state import State
+from portside.app.events import announce_new
+from portside.app.state import State
 from tests.conftest import free_port
 
 

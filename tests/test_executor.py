@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from app.config import Config
-from app.errors import ApplyError, StaleFileError
-from app.executor import apply_plan, recover, sha256_text
-from app.models import FileEdit, Plan, PortMove
-from app.remapping import apply_remap, undo
-from app.state import State
+from portside.app.config import Config
+from portside.app.errors import ApplyError, StaleFileError
+from portside.app.executor import apply_plan, recover, sha256_text
+from portside.app.models import FileEdit, Plan, PortMove
+from portside.app.remapping import apply_remap, undo
+from portside.app.state import State
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,9 +87,9 @@ def test_failure_on_second_of_three_writes_restores_all(tmp_path):
 KILLER = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, {root!r})
-    from app.executor import apply_plan
-    from app.models import Plan
-    from app.state import State
+    from portside.app.executor import apply_plan
+    from portside.app.models import Plan
+    from portside.app.state import State
     plan = Plan.model_validate_json(open(sys.argv[1]).read())
     def kill(i, edit):
         if i == 1:
@@ -139,9 +139,9 @@ HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     sys.path.insert(0, {root!r})
-    from app.executor import apply_plan
-    from app.models import Plan
-    from app.state import State
+    from portside.app.executor import apply_plan
+    from portside.app.models import Plan
+    from portside.app.state import State
     plan = Plan.model_validate_json(open(sys.argv[1]).read())
     def hold(i, edit):
         if i == 0:

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from app import events
-from app.config import Config
-from app.health import Poller, TargetStatus
-from app.health_targets import build_targets
-from app.models import HealthState, Snapshot
-from app.sources.docker_src import container_from_api
-from app.state import State
+from portside.app import events
+from portside.app.config import Config
+from portside.app.health import Poller, TargetStatus
+from portside.app.health_targets import build_targets
+from portside.app.models import HealthState, Snapshot
+from portside.app.sources.docker_src import container_from_api
+from portside.app.state import State
 from tests.conftest import free_port
 from tests.test_events import Sink
 
@@ -190,7 +190,7 @@ def test_watch_prints_each_change_until_interrupted(docker_client, run_container
     (tmp_path / "portside.yaml").write_text("health: {interval: 0.3, timeout: 1.0}\n")
     web = run_container({"80/tcp": free_port()}, labels={"portside.health": "/health"})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "health", web.name, "--watch", "--json"],
+        [sys.executable, "-m", "portside.app", "health", web.name, "--watch", "--json"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

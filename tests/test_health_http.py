@@ -8,10 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from app.config import Config
-from app.health import Poller
-from app.health_targets import Target
-from app.models import HealthState
+from portside.app.config import Config
+from portside.app.health import Poller
+from portside.app.health_targets import Target
+from portside.app.models import HealthState
 
 CAP = 1024
 

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from textual.widgets import DataTable, Static
 
-from app.config import Config
-from app.health_targets import build_targets
-from app.tui import make_app
+from portside.app.config import Config
+from portside.app.health_targets import build_targets
+from portside.app.tui import make_app
 from tests.conftest import free_port
 from tests.test_health import snapshot_of
 

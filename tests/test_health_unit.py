@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from app.config import Config
-from app.health import Check, TargetStatus, classify
-from app.health_targets import Target, build_targets
-from app.models import BindingState, ContainerInfo, HealthState, PortBinding, Snapshot, Source
+from portside.app.config import Config
+from portside.app.health import Check, TargetStatus, classify
+from portside.app.health_targets import Target, build_targets
+from portside.app.models import (
+    BindingState,
+    ContainerInfo,
+    HealthState,
+    PortBinding,
+    Snapshot,
+    Source,
+)
 
 
 def container(

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from app.config import Config
-from app.health_targets import Target
-from app.health_worker import HealthProcess, Mirror
-from app.models import HealthState
-from app.state import State
-from app.tui import make_app
+from portside.app.config import Config
+from portside.app.health_targets import Target
+from portside.app.health_worker import HealthProcess, Mirror
+from portside.app.models import HealthState
+from portside.app.state import State
+from portside.app.tui import make_app
 from tests.test_health_http import Server, server  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,8 +82,8 @@ def test_child_dies_with_its_parent(tmp_path: Path) -> None:
     """SIGKILL the process that started the poller: the poller goes too (no orphan)."""
     code = (
         "import sys, time\n"
-        "from app.config import Config\n"
-        "from app.health_worker import HealthProcess\n"
+        "from portside.app.config import Config\n"
+        "from portside.app.health_worker import HealthProcess\n"
         "p = HealthProcess(Config(), None)\n"
         "p.start()\n"
         "print(p.pid, flush=True)\n"

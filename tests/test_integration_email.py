@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from integrators.tls import generate_ca, generate_server_cert
+from portside.integrators.tls import generate_ca, generate_server_cert
 from tests.conftest import free_port, require
 from tests.smtp_inbox import Inbox
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from app.config import Config
-from app.models import ComposeProject, ComposeService, Snapshot
-from app.state import State
-from integrators import engine
-from integrators.mqtt import MqttIntegrator, check_password, hash_password
+from portside.app.config import Config
+from portside.app.models import ComposeProject, ComposeService, Snapshot
+from portside.app.state import State
+from portside.integrators import engine
+from portside.integrators.mqtt import MqttIntegrator, check_password, hash_password
 from tests.conftest import free_port, require
 
 ALICE_PW = "alice: $ecret ü"
@@ -155,7 +155,7 @@ def test_real_mosquitto_tls_acl_and_passwords(mosquitto: dict[str, Any], cli: An
 
     # a client that does not trust the CA is refused by its own TLS check
     other = Path(mosquitto["dir"]).parent / "other-ca.pem"
-    from integrators.tls import generate_ca
+    from portside.integrators.tls import generate_ca
 
     other.write_text(generate_ca("stranger").cert)
     with pytest.raises(ssl.SSLError):

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from app.models import ComposeProject, ComposeService, ContainerInfo, Snapshot
-from integrators import base, catalog
+from portside.app.models import ComposeProject, ComposeService, ContainerInfo, Snapshot
+from portside.integrators import base, catalog
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_services_merge_compose_and_containers() -> None:
 
 
 def test_redaction_reaches_nested_secrets() -> None:
-    from integrators.mqtt import MqttSettings
+    from portside.integrators.mqtt import MqttSettings
 
     s = MqttSettings.model_validate({"users": [{"name": "a", "password": "pw", "acl": ["read x"]}, {"name": "b"}]})
     red = base.redacted_settings(s)
@@ -98,8 +98,8 @@ def test_redaction_reaches_nested_secrets() -> None:
 
 PLUGIN = '''
 from pydantic import BaseModel, Field
-from app.models import Plan
-from integrators.base import Check, Detection, file_edit
+from portside.app.models import Plan
+from portside.integrators.base import Check, Detection, file_edit
 
 class DemoSettings(BaseModel):
     greeting: str = Field("hello", title="Greeting")
@@ -148,7 +148,7 @@ def plugin_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_entry_point_plugin_is_loaded_and_integrates(plugin_on_path: Path, cli: Any, tmp_path: Path) -> None:
     found = base.load_integrators()
     assert found["demo"].title == "Demo plugin"
-    assert type(found["mqtt"]).__module__ == "integrators.mqtt"  # plugins never shadow a built-in
+    assert type(found["mqtt"]).__module__ == "portside.integrators.mqtt"  # plugins never shadow a built-in
     assert any("broken" in k for k in base.LOAD_ERRORS) and any("junk" in k for k in base.LOAD_ERRORS)
     proj = tmp_path / "proj"
     proj.mkdir()
@@ -160,8 +160,8 @@ def test_entry_point_plugin_is_loaded_and_integrates(plugin_on_path: Path, cli: 
 
 
 def test_auto_applies_enabled_integrations(tmp_path: Path, plugin_on_path: Path) -> None:
-    from app.cli import Ctx, build_parser
-    from app.commands import integrate
+    from portside.app.cli import Ctx, build_parser
+    from portside.app.commands import integrate
 
     proj = tmp_path / "p"
     proj.mkdir()
@@ -179,7 +179,7 @@ def test_auto_applies_enabled_integrations(tmp_path: Path, plugin_on_path: Path)
 
 
 def test_set_parsing() -> None:
-    from integrators.engine import parse_sets
+    from portside.integrators.engine import parse_sets
 
     assert parse_sets(["a=1", "b.c=x=y", "users=[{name: a}]"]) == {"a": "1", "b": {"c": "x=y"}, "users": [{"name": "a"}]}
 
@@ -199,8 +199,8 @@ def test_secret_file_drift_shows_without_contents(cli: Any, tmp_path: Path) -> N
 
 
 def test_form_round_trip_keeps_nested_secrets_hidden_and_intact() -> None:
-    from integrators import forms
-    from integrators.mqtt import MqttSettings
+    from portside.integrators import forms
+    from portside.integrators.mqtt import MqttSettings
 
     previous = {"users": [{"name": "a", "password": "pw-a", "acl": ["read x"]},
                           {"name": "b", "password": "pw-b", "acl": []}]}

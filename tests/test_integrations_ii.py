@@ -69,7 +69,7 @@ def test_integrate_proxy_traefik_files_pass_schema(cli, run_container, tmp_path:
                          "--set", "traefik_labels=true")
     assert code == 0, out + err
     d = tmp_path / "state" / "integrations" / "proxy" / "traefik"
-    from integrators.traefik_schema import check_pair
+    from portside.integrators.traefik_schema import check_pair
 
     static, dynamic = yaml.safe_load((d / "traefik.yml").read_text()), yaml.safe_load((d / "dynamic.yml").read_text())
     check_pair(static, dynamic)

@@ -13,15 +13,20 @@ import httpx
 import pytest
 import yaml
 
-from integrators.grafana_gen import (
+from portside.integrators.grafana_gen import (
     DatasourceSpec,
     dashboards_yaml,
     datasources_yaml,
     overview_dashboard,
 )
-from integrators.grafana_schema import DashboardsFile, DatasourcesFile
-from integrators.logs_gen import alloy_config, promtail_config
-from integrators.prometheus_gen import ScrapeTarget, alert_rules, prometheus_config, target_file
+from portside.integrators.grafana_schema import DashboardsFile, DatasourcesFile
+from portside.integrators.logs_gen import alloy_config, promtail_config
+from portside.integrators.prometheus_gen import (
+    ScrapeTarget,
+    alert_rules,
+    prometheus_config,
+    target_file,
+)
 from tests.conftest import free_port, require
 
 METRICS = "# HELP portside_demo A demo gauge.\n# TYPE portside_demo gauge\nportside_demo 42\n"

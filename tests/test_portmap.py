@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from app.models import BindingState, PortBinding, Source
-from app.ports.allocator import Allocator
-from app.ports.analysis import find_conflicts
-from app.ports.portmap import CellState, port_map
+from portside.app.models import BindingState, PortBinding, Source
+from portside.app.ports.allocator import Allocator
+from portside.app.ports.analysis import find_conflicts
+from portside.app.ports.portmap import CellState, port_map
 
 
 def b(port: int, source: Source = Source.DOCKER, owner: str | None = None, end: int | None = None,

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from integrators.proxy_gen import (
+from portside.integrators.proxy_gen import (
     Site,
     TlsMode,
     caddyfile,
@@ -22,7 +22,7 @@ from integrators.proxy_gen import (
     traefik_dynamic,
     traefik_static,
 )
-from integrators.traefik_schema import DynamicConfig, StaticConfig, check_pair
+from portside.integrators.traefik_schema import DynamicConfig, StaticConfig, check_pair
 from tests.conftest import free_port, require
 
 SITES = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from app.state import State
+from portside.app.state import State
 
 
 def test_export_import_round_trip_and_second_import_is_a_no_op(cli, tmp_path, isolated_env):

@@ -9,13 +9,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.compose_edit import replace_at, set_env_var
-from app.config import Config, PortRange
-from app.models import BindingState, PortBinding, Protocol, Snapshot, Source
-from app.ports.allocator import Allocator
-from app.ports.analysis import find_conflicts
-from app.ports.remap import RemapContext, plan_move, plan_remap
-from app.sources.compose import load_project
+from portside.app.compose_edit import replace_at, set_env_var
+from portside.app.config import Config, PortRange
+from portside.app.models import BindingState, PortBinding, Protocol, Snapshot, Source
+from portside.app.ports.allocator import Allocator
+from portside.app.ports.analysis import find_conflicts
+from portside.app.ports.remap import RemapContext, plan_move, plan_remap
+from portside.app.sources.compose import load_project
 
 # ------------------------------------------------------------------ allocator
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input
 
-from app.config import Config, PortRange
-from app.models import BindingState, PortBinding, Snapshot, Source
-from app.ports.analysis import find_conflicts
-from app.sources.compose import load_project
-from app.state import State
-from app.tui import make_app
-from screens.decisions import DecisionsScreen
-from screens.remap import RemapModal, open_remap
+from portside.app.config import Config, PortRange
+from portside.app.models import BindingState, PortBinding, Snapshot, Source
+from portside.app.ports.analysis import find_conflicts
+from portside.app.sources.compose import load_project
+from portside.app.state import State
+from portside.app.tui import make_app
+from portside.screens.decisions import DecisionsScreen
+from portside.screens.remap import RemapModal, open_remap
 
 
 def world(tmp_path: Path) -> tuple[Path, Snapshot]:
@@ -69,8 +69,8 @@ async def test_remap_modal_end_to_end_with_keys(tmp_path, isolated_env):
 
 async def test_decisions_screen_lists_and_undoes(tmp_path, isolated_env):
     d, snap = world(tmp_path)
-    from app.ports.remap import RemapContext, plan_remap
-    from app.remapping import apply_remap
+    from portside.app.ports.remap import RemapContext, plan_remap
+    from portside.app.remapping import apply_remap
 
     config = Config(port_range=PortRange(start=8000, end=8100))
     plan = plan_remap(snap, find_conflicts(snap.bindings), RemapContext(config=config, environ={}))

@@ -7,9 +7,9 @@ import socket
 
 import psutil
 
-from app.models import Source
-from app.sources import host
-from app.sources.docker_src import list_containers
+from portside.app.models import Source
+from portside.app.sources import host
+from portside.app.sources.docker_src import list_containers
 from tests.conftest import free_port
 
 
@@ -55,7 +55,7 @@ def test_access_denied_falls_back_to_own_processes(monkeypatch) -> None:
 
 def test_proc_fast_path_agrees_with_psutil(run_container) -> None:
     """Linux reads /proc directly (only listeners decoded, docker-proxy known by its command line)."""
-    from app.sources import procnet
+    from portside.app.sources import procnet
 
     tcp, udp, published = free_port(), free_port(kind=socket.SOCK_DGRAM), free_port()
     run_container({"80/tcp": published})
@@ -74,7 +74,7 @@ def test_proc_fast_path_agrees_with_psutil(run_container) -> None:
 
 def test_owners_are_remembered_and_new_sockets_still_found(monkeypatch) -> None:
     """The dashboard asks every 15 s: known sockets skip the process scan, new ones get their owner."""
-    from app.sources import procnet
+    from portside.app.sources import procnet
 
     a, b = free_port(), free_port()
     with socket.socket() as s1:
@@ -97,7 +97,7 @@ def test_owners_are_remembered_and_new_sockets_still_found(monkeypatch) -> None:
 
 def test_a_socket_with_no_visible_owner_is_not_searched_again_for_a_while(monkeypatch, tmp_path) -> None:
     """Proving "no visible owner" scans every descriptor on the host; the next run reuses the verdict."""
-    from app.sources import procnet
+    from portside.app.sources import procnet
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     real = procnet._find_owners

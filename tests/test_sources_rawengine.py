@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from app.sources.docker_src import list_containers
-from app.sources.engine import Endpoint
-from app.sources.rawengine import RawEngine, RawEngineError, raw_url
+from portside.app.sources.docker_src import list_containers
+from portside.app.sources.engine import Endpoint
+from portside.app.sources.rawengine import RawEngine, RawEngineError, raw_url
 from tests.conftest import LABEL, SESSION, free_port
 
 pytestmark = pytest.mark.docker
@@ -103,7 +103,7 @@ def test_ports_json_does_not_import_the_docker_sdk(run_container, tmp_path) -> N
     run_container({"80/tcp": port})
     script = (
         "import sys, io, contextlib\n"
-        "from app.cli import main\n"
+        "from portside.app.cli import main\n"
         "out = io.StringIO()\n"
         "with contextlib.redirect_stdout(out):\n"
         "    code = main(['ports', '--json', '--port', sys.argv[1]])\n"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.models import BindingState, Protocol, Source
-from app.sources.registry import registry_bindings, reserved_bindings
-from app.state import State
+from portside.app.models import BindingState, Protocol, Source
+from portside.app.sources.registry import registry_bindings, reserved_bindings
+from portside.app.state import State
 
 
 def test_registry_rows_become_assigned_bindings(tmp_path) -> None:

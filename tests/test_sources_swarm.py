@@ -7,11 +7,11 @@ import uuid
 
 from docker.types import EndpointSpec
 
-from app.config import Config
-from app.models import ConflictKind, Source
-from app.ports.analysis import analyze
-from app.snapshot import take_snapshot
-from app.sources.swarm import list_services
+from portside.app.config import Config
+from portside.app.models import ConflictKind, Source
+from portside.app.ports.analysis import analyze
+from portside.app.snapshot import take_snapshot
+from portside.app.sources.swarm import list_services
 from tests.conftest import LABELS, free_port
 
 

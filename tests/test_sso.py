@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from integrators.keycloak_api import KeycloakAdmin, KeycloakError, upsert_realm
-from integrators.sso_gen import (
+from portside.integrators.keycloak_api import KeycloakAdmin, KeycloakError, upsert_realm
+from portside.integrators.sso_gen import (
     CONSUMERS,
     Client,
     Endpoints,

@@ -6,8 +6,14 @@ import multiprocessing as mp
 import stat
 from pathlib import Path
 
-from app.models import Decision, IntegrationRecord, IntegrationStatus, PortMove, registry_key
-from app.state import MIGRATIONS, State
+from portside.app.models import (
+    Decision,
+    IntegrationRecord,
+    IntegrationStatus,
+    PortMove,
+    registry_key,
+)
+from portside.app.state import MIGRATIONS, State
 
 
 def test_creates_db_0600_in_wal_mode_at_latest_schema(isolated_env: Path) -> None:

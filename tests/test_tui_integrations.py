@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from app.config import Config
-from app.models import ComposeProject, ComposeService, Snapshot
+from portside.app.config import Config
+from portside.app.models import ComposeProject, ComposeService, Snapshot
 from tests.conftest import free_port
 from tests.smtp_inbox import Inbox
 
@@ -65,9 +65,9 @@ async def type_into(pilot: Any, widget_id: str, text: str) -> None:
 async def test_wizard_by_keys(tmp_path: Path, plain_smtp: Any) -> None:
     from textual.widgets import DataTable, Static
 
-    from app.tui import make_app
-    from screens.integrations import IntegrationsScreen
-    from screens.wizard import WizardScreen
+    from portside.app.tui import make_app
+    from portside.screens.integrations import IntegrationsScreen
+    from portside.screens.wizard import WizardScreen
 
     port, handler = plain_smtp
     proj, snap = stack(tmp_path)
@@ -136,7 +136,7 @@ async def test_wizard_by_keys(tmp_path: Path, plain_smtp: Any) -> None:
 async def test_integrations_screen_fits_80x24_and_shows_drift(tmp_path: Path, cli: Any) -> None:
     from textual.widgets import DataTable
 
-    from app.tui import make_app
+    from portside.app.tui import make_app
 
     cfg = tmp_path / "portside.yaml"
     cfg.write_text(f"integrations:\n  mqtt:\n    output_dir: {tmp_path / 'b'}\n    tls_listener: false\n")

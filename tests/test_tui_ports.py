@@ -6,14 +6,14 @@ import argparse
 
 from textual.widgets import DataTable, Input
 
-from app.config import Config, PortRange
-from app.ports.portmap import CellState
-from app.tui import make_app
-from screens.containers import ContainersScreen
-from screens.live import DockerHostModal
-from screens.portmap import PortMapView
-from screens.ports import PortsScreen
-from screens.remap import RemapModal
+from portside.app.config import Config, PortRange
+from portside.app.ports.portmap import CellState
+from portside.app.tui import make_app
+from portside.screens.containers import ContainersScreen
+from portside.screens.live import DockerHostModal
+from portside.screens.portmap import PortMapView
+from portside.screens.ports import PortsScreen
+from portside.screens.remap import RemapModal
 from tests.conftest import free_port
 
 
@@ -128,8 +128,8 @@ async def test_snapshots_do_not_ping_pong_between_app_and_screen(docker_client) 
     would loop forever and burn a core while the dashboard sits idle."""
     from collections import Counter
 
-    from screens.base import SourcesChanged
-    from screens.live import SnapshotTaken
+    from portside.screens.base import SourcesChanged
+    from portside.screens.live import SnapshotTaken
 
     assert SnapshotTaken.bubble is False and SourcesChanged.bubble is False
     seen: Counter[str] = Counter()

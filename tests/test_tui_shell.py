@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable
 
-from app.config import Config
-from app.tui import make_app
-from screens.base import SourcesBar
-from screens.help import HelpModal
+from portside.app.config import Config
+from portside.app.tui import make_app
+from portside.screens.base import SourcesBar
+from portside.screens.help import HelpModal
 
 
 async def _wait_sources(app, pilot) -> None:

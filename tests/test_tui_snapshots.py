@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.config import Config
-from app.models import (
+from portside.app.config import Config
+from portside.app.models import (
     BindingState,
     ComposeProject,
     ContainerInfo,
@@ -25,10 +25,10 @@ from app.models import (
     Source,
     SourceStatus,
 )
-from app.ports.analysis import analyze
-from app.snapshot import policy_for
-from app.tui import PortsideApp
-from screens.live import SnapshotTaken
+from portside.app.ports.analysis import analyze
+from portside.app.snapshot import policy_for
+from portside.app.tui import PortsideApp
+from portside.screens.live import SnapshotTaken
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from app.cli import Ctx, Exit
+from portside.app.cli import Ctx, Exit
 
 SECRET_WORDS = ("password", "secret", "token", "key")
 
@@ -32,7 +32,7 @@ def redact_tree(value: Any, key: str = "") -> Any:
 
 
 def run(ctx: Ctx) -> int:
-    from app.state import default_state_dir
+    from portside.app.state import default_state_dir
 
     cfg = ctx.config
     state_dir = ctx.args.state_dir or str(default_state_dir())

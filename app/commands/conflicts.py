@@ -12,10 +12,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from app.cli import Ctx, Exit, StepReport
+from portside.app.cli import Ctx, Exit, StepReport
 
 if TYPE_CHECKING:
-    from app.models import Conflict, Snapshot
+    from portside.app.models import Conflict, Snapshot
 
 AUTO_ORDER = 10
 
@@ -29,7 +29,7 @@ class EnumValues:
         self.name = name
 
     def _values(self) -> list[str]:
-        return [e.value for e in getattr(importlib.import_module("app.models"), self.name)]
+        return [e.value for e in getattr(importlib.import_module("portside.app.models"), self.name)]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values())
@@ -41,7 +41,7 @@ class EnumValues:
 def start_reads(ctx: Ctx) -> None:
     """Ask a local engine for its containers and scan the host's listeners now, while Python
     imports the rest (see app.sources.early)."""
-    from app.sources import early
+    from portside.app.sources import early
 
     early.start(getattr(ctx.args, "host", None), getattr(ctx.args, "context", None))
 
@@ -69,8 +69,8 @@ def conflict_json(c: Conflict) -> dict[str, Any]:
 
 
 def analyze_run(ctx: Ctx) -> tuple[Snapshot, list[Conflict]]:
-    from app.ports.analysis import analyze
-    from app.snapshot import policy_for, snapshot_for
+    from portside.app.ports.analysis import analyze
+    from portside.app.snapshot import policy_for, snapshot_for
 
     snap = snapshot_for(ctx)
     for name, st in sorted(snap.sources.items()):
@@ -83,8 +83,8 @@ def analyze_run(ctx: Ctx) -> tuple[Snapshot, list[Conflict]]:
 
 def announce(ctx: Ctx, conflicts: list[Conflict]) -> None:
     """A `conflict-found` event for each error/warning conflict not seen at the last run."""
-    from app.events import CONFLICT_FOUND, announce_new
-    from app.models import Severity
+    from portside.app.events import CONFLICT_FOUND, announce_new
+    from portside.app.models import Severity
 
     items = {
         c.key: {"message": c.message, "severity": c.severity.value, "port": c.port, "fix": c.fix}
@@ -95,9 +95,9 @@ def announce(ctx: Ctx, conflicts: list[Conflict]) -> None:
 
 
 def report(snap: Snapshot, conflicts: list[Conflict], minimum: str = "info") -> tuple[int, str, dict[str, Any]]:
-    from app.models import Severity
-    from app.ports.analysis import SEVERITY_ORDER
-    from app.snapshot import sources_json
+    from portside.app.models import Severity
+    from portside.app.ports.analysis import SEVERITY_ORDER
+    from portside.app.snapshot import sources_json
 
     limit = SEVERITY_ORDER[Severity(minimum)]
     shown = [c for c in conflicts if SEVERITY_ORDER[c.severity] <= limit]

@@ -6,10 +6,10 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from app.cli import Ctx, Exit
-from app.compose_edit import port_text
-from app.errors import PortsideError
-from app.models import Decision
+from portside.app.cli import Ctx, Exit
+from portside.app.compose_edit import port_text
+from portside.app.errors import PortsideError
+from portside.app.models import Decision
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from app.cli import Ctx, Exit
+from portside.app.cli import Ctx, Exit
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli import Ctx, Exit
-from app.models import utcnow
+from portside.app.cli import Ctx, Exit
+from portside.app.models import utcnow
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:

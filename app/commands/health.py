@@ -12,10 +12,10 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from app.cli import Ctx, Exit, StepReport
-from app.health import Poller, TargetStatus, exit_code
-from app.health_targets import Target, build_targets
-from app.models import HealthState, Snapshot
+from portside.app.cli import Ctx, Exit, StepReport
+from portside.app.health import Poller, TargetStatus, exit_code
+from portside.app.health_targets import Target, build_targets
+from portside.app.models import HealthState, Snapshot
 
 AUTO_ORDER = 40
 MARK = {"healthy": "ok", "degraded": "~", "unhealthy": "!!", "unknown": "?"}
@@ -46,7 +46,7 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 def discover(ctx: Ctx) -> tuple[list[Target], str | None]:
     """Targets from a fresh snapshot plus the config; the Docker error if the engine is unreachable."""
-    from app.snapshot import SnapshotOptions, take_snapshot
+    from portside.app.snapshot import SnapshotOptions, take_snapshot
 
     snap: Snapshot = take_snapshot(ctx.config, SnapshotOptions.from_args(ctx.args))
     docker = snap.sources.get("docker")
@@ -88,7 +88,7 @@ async def one_pass(ctx: Ctx, targets: list[Target]) -> list[TargetStatus]:
 
 
 def check_once(ctx: Ctx) -> tuple[int, str, dict[str, Any]]:
-    from app import events
+    from portside.app import events
 
     targets, error = discover(ctx)
     statuses = asyncio.run(one_pass(ctx, targets))
@@ -113,7 +113,7 @@ def watch(ctx: Ctx) -> int:
     """Poll on each target's schedule; print a line (or a JSON object per line) per change."""
     import json
 
-    from app import events
+    from portside.app import events
 
     targets, error = discover(ctx)
     if error:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli import Ctx, Exit
-from app.errors import PortsideError
+from portside.app.cli import Ctx, Exit
+from portside.app.errors import PortsideError
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:

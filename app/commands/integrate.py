@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from app.cli import Ctx, Exit, StepReport
+from portside.app.cli import Ctx, Exit, StepReport
 
 AUTO_ORDER = 30
 
@@ -47,8 +47,8 @@ def project_dir_of(ctx: Ctx) -> str | None:
 
 
 def prepare_from_args(ctx: Ctx, kind: str) -> Any:
-    from app.snapshot import snapshot_for
-    from integrators import engine
+    from portside.app.snapshot import snapshot_for
+    from portside.integrators import engine
 
     sets = engine.parse_sets(getattr(ctx.args, "set", None))
     return engine.prepare_kind(kind, snapshot_for(ctx), ctx.config, ctx.state,
@@ -89,7 +89,7 @@ def describe(prepared: Any, outcome: Any | None, dry_run: bool) -> tuple[str, di
 
 
 def run(ctx: Ctx) -> int:
-    from integrators import engine
+    from portside.integrators import engine
 
     prepared = prepare_from_args(ctx, ctx.args.kind)
     if ctx.dry_run:
@@ -104,8 +104,8 @@ def run(ctx: Ctx) -> int:
 
 def auto_step(ctx: Ctx) -> StepReport:
     """Apply every integration the config enables (plan only with --dry-run)."""
-    from app.errors import PortsideError
-    from integrators import engine
+    from portside.app.errors import PortsideError
+    from portside.integrators import engine
 
     kinds = engine.enabled_kinds(ctx.config)
     texts: list[str] = []

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from app.cli import Ctx, Exit
+from portside.app.cli import Ctx, Exit
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -21,8 +21,8 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 
 def run(ctx: Ctx) -> int:
-    from integrators import engine
-    from integrators.base import load_integrators
+    from portside.integrators import engine
+    from portside.integrators.base import load_integrators
 
     rows: list[dict[str, Any]] = []
     lines: list[str] = []
@@ -44,7 +44,7 @@ def run(ctx: Ctx) -> int:
         if rec.error:
             lines.append(f"  error: {rec.error}")
     kinds = sorted(load_integrators())
-    from integrators.base import LOAD_ERRORS
+    from portside.integrators.base import LOAD_ERRORS
 
     for spec, why in LOAD_ERRORS.items():
         ctx.warn(f"integrator {spec} did not load: {why}")

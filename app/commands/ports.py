@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from app.cli import Ctx, Exit
-from app.commands.conflicts import EnumValues, start_reads
+from portside.app.cli import Ctx, Exit
+from portside.app.commands.conflicts import EnumValues, start_reads
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -31,9 +31,9 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 def run(ctx: Ctx) -> int:
     start_reads(ctx)
-    from app.commands.conflicts import analyze_run
-    from app.ports.analysis import conflicting_owners
-    from app.snapshot import sources_json
+    from portside.app.commands.conflicts import analyze_run
+    from portside.app.ports.analysis import conflicting_owners
+    from portside.app.snapshot import sources_json
 
     snap, conflicts = analyze_run(ctx)
     flagged = conflicting_owners(conflicts)

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli import Ctx, Exit, StepReport
-from app.compose_edit import port_text
-from app.errors import PortsideError
-from app.models import Conflict, Plan, Snapshot
+from portside.app.cli import Ctx, Exit, StepReport
+from portside.app.compose_edit import port_text
+from portside.app.errors import PortsideError
+from portside.app.models import Conflict, Plan, Snapshot
 
 AUTO_ORDER = 20
 
@@ -56,16 +56,16 @@ def _in_scope(c: Conflict, scope: set[str] | None) -> bool:
 
 
 def _world(ctx: Ctx, refresh: bool = False) -> tuple[Snapshot, list[Conflict]]:
-    from app.ports.analysis import analyze
-    from app.snapshot import policy_for, snapshot_for
+    from portside.app.ports.analysis import analyze
+    from portside.app.snapshot import policy_for, snapshot_for
 
     snap = snapshot_for(ctx, refresh=refresh)
     return snap, analyze(snap, policy_for(ctx.config, snap))
 
 
 def make_plan(ctx: Ctx, snap: Snapshot, conflicts: list[Conflict]) -> Plan:
-    from app.ports.remap import plan_move, plan_remap
-    from app.remapping import error_conflicts, remap_context
+    from portside.app.ports.remap import plan_move, plan_remap
+    from portside.app.remapping import error_conflicts, remap_context
 
     rctx = remap_context(ctx.config, ctx.state, snap, recreate=bool(getattr(ctx.args, "recreate", False)))
     target = getattr(ctx.args, "target", None)
@@ -93,8 +93,8 @@ def _plan_json(plan: Plan, diff: str) -> dict[str, Any]:
 
 
 def remap(ctx: Ctx, *, apply: bool) -> tuple[int, str, dict[str, Any]]:
-    from app.executor import render_diff
-    from app.remapping import apply_remap, error_conflicts
+    from portside.app.executor import render_diff
+    from portside.app.remapping import apply_remap, error_conflicts
 
     snap, conflicts = _world(ctx)
     scope = _scope(ctx, snap)

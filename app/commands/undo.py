@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from app.cli import Ctx, Exit
+from portside.app.cli import Ctx, Exit
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -21,9 +21,9 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 
 def run(ctx: Ctx) -> int:
-    from app.errors import PortsideError
-    from app.executor import render_diff
-    from app.remapping import plan_undo, undo
+    from portside.app.errors import PortsideError
+    from portside.app.executor import render_diff
+    from portside.app.remapping import plan_undo, undo
 
     decision = ctx.state.decision(ctx.args.id)
     if decision is None:

@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from app.cli import Ctx, Exit
-from app.commands.integrate import add_set_option, prepare_from_args
+from portside.app.cli import Ctx, Exit
+from portside.app.commands.integrate import add_set_option, prepare_from_args
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -23,8 +23,8 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 
 def run(ctx: Ctx) -> int:
-    from app.snapshot import snapshot_for
-    from integrators import engine
+    from portside.app.snapshot import snapshot_for
+    from portside.integrators import engine
 
     prepared = prepare_from_args(ctx, ctx.args.kind)
     checks = engine.verify(prepared, snapshot_for(ctx), ctx.state)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from app.models import PortBinding
+from portside.app.models import PortBinding
 
 
 class NoFreePort(Exception):

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.models import (
+from portside.app.models import (
     BindingState,
     Conflict,
     ConflictKind,
@@ -27,7 +27,7 @@ from app.models import (
     Snapshot,
     Source,
 )
-from app.models import Severity as Sev
+from portside.app.models import Severity as Sev
 
 K = ConflictKind
 LIVE = frozenset({BindingState.RUNNING, BindingState.LISTENING})

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.models import Conflict, PortBinding, Source
+from portside.app.models import Conflict, PortBinding, Source
 
 
 class CellState(StrEnum):

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.compose_edit import port_text, replace_many, set_env_var
-from app.config import Config
-from app.executor import sha256_text
-from app.models import (
+from portside.app.compose_edit import port_text, replace_many, set_env_var
+from portside.app.config import Config
+from portside.app.executor import sha256_text
+from portside.app.models import (
     BindingState,
     Conflict,
     DockerAction,
@@ -35,7 +35,7 @@ from app.models import (
     Source,
     registry_key,
 )
-from app.ports.allocator import Allocator, NoFreePort
+from portside.app.ports.allocator import Allocator, NoFreePort
 
 
 def _read_disk(path: str) -> str | None:

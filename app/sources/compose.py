@@ -22,21 +22,21 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 
-from app.errors import ComposeError
-from app.models import (
+from portside.app.errors import ComposeError
+from portside.app.models import (
     ComposeProject,
     ComposeService,
     ContainerInfo,
     PortBinding,
 )
-from app.sources.compose_ports import (  # noqa: F401  (split_short is part of this module's API)
+from portside.app.sources.compose_ports import (  # noqa: F401  (split_short is part of this module's API)
     ProjectEnv,
     interp,
     parse_ports,
     split_short,
     where,
 )
-from app.sources.interpolate import project_environment
+from portside.app.sources.interpolate import project_environment
 
 DEFAULT_FILES = ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"]
 OVERRIDES = {

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from app.errors import ComposeError
-from app.models import BindingState, PortBinding, PortOrigin, Protocol, Source
-from app.sources.interpolate import (
+from portside.app.errors import ComposeError
+from portside.app.models import BindingState, PortBinding, PortOrigin, Protocol, Source
+from portside.app.sources.interpolate import (
     InterpolationError,
     Segment,
     env_file_line,

@@ -14,7 +14,14 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from app.models import BindingState, ContainerInfo, HealthState, PortBinding, Protocol, Source
+from portside.app.models import (
+    BindingState,
+    ContainerInfo,
+    HealthState,
+    PortBinding,
+    Protocol,
+    Source,
+)
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
@@ -186,7 +193,7 @@ def docker_contexts() -> list[tuple[str, str | None]]:
     """(name, docker host) of every docker context, `default` first (None: the local default)."""
     import json
 
-    from app.sources.engine import docker_config_dir
+    from portside.app.sources.engine import docker_config_dir
 
     out: list[tuple[str, str | None]] = [("default", None)]
     for meta in sorted((docker_config_dir() / "contexts" / "meta").glob("*/meta.json")):

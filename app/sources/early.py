@@ -23,8 +23,8 @@ _started: dict[str, Any] = {}
 def start(host: str | None = None, context: str | None = None) -> None:
     """Ask a local engine for its containers and /info, and scan the host's listeners, now. Never raises."""
     try:
-        from app.sources.engine import resolve_endpoint
-        from app.sources.rawengine import RawEngine, Reads
+        from portside.app.sources.engine import resolve_endpoint
+        from portside.app.sources.rawengine import RawEngine, Reads
 
         client = RawEngine.for_endpoint(resolve_endpoint(host, context))
         if client is not None:
@@ -32,7 +32,7 @@ def start(host: str | None = None, context: str | None = None) -> None:
     except Exception:
         pass  # e.g. an unknown context: the snapshot reports it
     if sys.platform.startswith("linux"):
-        from app.sources import procnet
+        from portside.app.sources import procnet
 
         _started["listeners"] = background(procnet.listeners)
 

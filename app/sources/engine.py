@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.errors import PortsideError
+from portside.app.errors import PortsideError
 
 if TYPE_CHECKING:
     import docker
 
-    from app.models import SourceStatus
+    from portside.app.models import SourceStatus
 
 
 class EngineUnavailable(PortsideError):
@@ -107,7 +107,7 @@ def explain(exc: BaseException) -> str:
 
 def probe(endpoint: Endpoint | None = None, timeout: float = 3.0) -> SourceStatus:
     """Is the engine reachable? Never raises."""
-    from app.models import SourceStatus
+    from portside.app.models import SourceStatus
 
     endpoint = endpoint or resolve_endpoint()
     try:

@@ -21,8 +21,8 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from app.models import BindingState, PortBinding, Protocol, Source
-from app.sources import early, procnet
+from portside.app.models import BindingState, PortBinding, Protocol, Source
+from portside.app.sources import early, procnet
 
 # psutil names are the kernel's 15-character `comm` unless the command line gives more.
 DOCKER_PROXIES = frozenset({"docker-proxy", "rootlesskit-docker-proxy", "rootlesskit-doc"})

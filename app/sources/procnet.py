@@ -23,7 +23,7 @@ import time
 from ipaddress import ip_address
 from typing import Any
 
-from app.sources import sockdiag
+from portside.app.sources import sockdiag
 
 PROXY_COMMS = frozenset({"docker-proxy", "rootlesskit-doc"})  # `comm` is cut at 15 characters
 NEVER_LISTEN = ("containerd-shim",)  # one per container, many descriptors, no inet listener

@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from app.sources.engine import Endpoint
+from portside.app.sources.engine import Endpoint
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
@@ -135,7 +135,7 @@ class Reads:
 
     def __init__(self, client: RawEngine) -> None:
         self.client = client
-        from app.sources.early import background
+        from portside.app.sources.early import background
 
         self.containers: Future[list[dict[str, Any]]] = background(client.containers, all=True)
         self.info: Future[dict[str, Any]] = background(client.info)
@@ -144,7 +144,7 @@ class Reads:
 def reads(endpoint: Endpoint, timeout: float = 10.0) -> Reads | None:
     """Reads for a snapshot: those app.sources.early started for this endpoint (used once), else
     new ones. None when the endpoint needs the SDK (ssh://, TLS)."""
-    from app.sources import early
+    from portside.app.sources import early
 
     started = early.take("engine")
     url = raw_url(endpoint)

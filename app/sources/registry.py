@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app.models import BindingState, PortBinding, Protocol, Source
+from portside.app.models import BindingState, PortBinding, Protocol, Source
 
 
 def registry_bindings(rows: Iterable[Mapping[str, Any]]) -> list[PortBinding]:

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from app.models import BindingState, PortBinding, Protocol, Source, SwarmService
+from portside.app.models import BindingState, PortBinding, Protocol, Source, SwarmService
 
 
 def swarm_active(client: Any, info: Mapping[str, Any] | None = None) -> tuple[bool, str | None]:
