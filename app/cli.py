@@ -125,32 +125,52 @@ def _add_common(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     g.add_argument("--debug", action="store_true", default=d(False), help="show tracebacks")
 
 
-def command_modules(only: str | None = None) -> list[ModuleType]:
+def _module_names() -> set[str]:
     import portside.app.commands as pkg
 
-    mods = []
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if not info.name.startswith("_") and only in (None, info.name):
-            mods.append(importlib.import_module(f"portside.app.commands.{info.name}"))
-    return mods
+    return {i.name for i in pkgutil.iter_modules(pkg.__path__) if not i.name.startswith("_")}
 
 
-# Top-level options that take no value: they may come before the command name.
-_FLAGS = frozenset({"--json", "--dry-run", "--debug", "--auto", "--yes", "--recreate"})
+def command_modules(only: str | None = None) -> list[ModuleType]:
+    """The command modules (`only`: just that module)."""
+    return [
+        importlib.import_module(f"portside.app.commands.{name}")
+        for name in sorted(_module_names())
+        if only in (None, name)
+    ]
+
+
+def _value_options() -> frozenset[str]:
+    """The common options that take a value (they may stand before the command name)."""
+    p = argparse.ArgumentParser(add_help=False)
+    _add_common(p, suppress=False)
+    return frozenset(s for a in p._actions if a.nargs != 0 for s in a.option_strings)
 
 
 def requested_command(argv: list[str]) -> str | None:
-    """The command module `argv` names, when that is certain: then only it is imported
-    (importing all of them costs more than `portside ports` itself). None: register all."""
-    import portside.app.commands as pkg
+    """The command argv names, when that is certain (then only its module is imported:
+    importing all of them costs more than `portside ports` itself). None: no command, or
+    not certain."""
+    from portside.app.commands import COMMANDS
 
-    names = {i.name for i in pkgutil.iter_modules(pkg.__path__) if not i.name.startswith("_")}
+    takes_value = _value_options()
+    skip = False
     for token in argv:
-        if token in names:
+        if skip:
+            skip = False
+        elif token in COMMANDS:
             return token
-        if token not in _FLAGS and not (token.startswith("--") and "=" in token):
-            return None  # an option that may take the next token as its value, or help
+        elif token in takes_value:
+            skip = True
+        elif not token.startswith("-") or token in ("-h", "--help"):
+            return None  # an unknown command (argparse says so) or help
     return None
+
+
+def _table_is_complete() -> bool:
+    from portside.app.commands import COMMANDS
+
+    return {module for module, _ in COMMANDS.values()} == _module_names()
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -173,7 +193,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     _add_common(p, suppress=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in command_modules(only):
+    from portside.app.commands import COMMANDS
+
+    if only is None and _table_is_complete():
+        # `portside --help`, or no command: list the commands from the table, import none.
+        for name, (_, summary) in COMMANDS.items():
+            sub.add_parser(name, help=summary, add_help=False)
+        return p
+    module = COMMANDS[only][0] if only in COMMANDS else None
+    for mod in command_modules(module):
         register: Callable[[Any, Callable[[argparse.ArgumentParser], None]], None] = mod.register
         register(sub, lambda sp: _add_common(sp, suppress=True))
     return p
@@ -184,6 +212,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--version"]:  # the one answer that needs no parser
+        sys.stdout.write(f"portside {__version__}\n")
+        return Exit.OK
     args = build_parser(requested_command(argv)).parse_args(argv)
     ctx = Ctx(args)
     try:

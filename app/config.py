@@ -30,7 +30,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class PortRange(Strict):
@@ -89,7 +89,7 @@ class Config(Strict):
         default_factory=list,
         description="Directories or globs of compose projects to watch (~ and $VARS expand).",
     )
-    port_range: PortRange = Field(default_factory=PortRange)  # type: ignore[arg-type]
+    port_range: PortRange = Field(default_factory=PortRange.model_construct)  # defaults: valid as written
     reserved_ports: list[Port] = Field(default_factory=list, description="Ports never handed out.")
     pinned: list[str] = Field(
         default_factory=list, description="project/service entries whose ports never move."
@@ -103,8 +103,8 @@ class Config(Strict):
     integrations: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-integration settings, keyed by kind (email, mqtt, ...)."
     )
-    health: HealthOptions = Field(default_factory=HealthOptions)  # type: ignore[arg-type]
-    notifications: Notifications = Field(default_factory=Notifications)  # type: ignore[arg-type]
+    health: HealthOptions = Field(default_factory=HealthOptions.model_construct)  # defaults: valid as written
+    notifications: Notifications = Field(default_factory=Notifications.model_construct)  # defaults: valid as written
     keymap: dict[str, str] = Field(
         default_factory=dict, description="Binding id -> key(s), e.g. {remap: 'ctrl+r'}."
     )
@@ -154,7 +154,7 @@ def find_config(explicit: str | None = None) -> Path | None:
 def load_config(explicit: str | None = None) -> Config:
     path = find_config(explicit)
     if path is None:
-        return Config()  # type: ignore[call-arg]
+        return Config.model_construct()  # the defaults, valid by construction: no schema to build
     return parse_config(path.read_text(encoding="utf-8"), path)
 
 

@@ -7,7 +7,7 @@ from `--json`, so they are chosen to be stable and self-explanatory.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,8 +17,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def plain(value: Any) -> Any:
+    """`model.model_dump(mode="json")` without pydantic's serializer: models, enums, datetimes,
+    lists and dicts become JSON values. The headless reports use it so that printing a snapshot
+    never builds a schema (tests/test_models_plain.py holds it equal to model_dump)."""
+    if isinstance(value, BaseModel):
+        return {name: plain(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value
+
+
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a schema is built the first time a class validates, so headless
+    # commands that only construct (never validate) engine answers never pay for it.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 # --------------------------------------------------------------------------- ports

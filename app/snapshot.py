@@ -1,7 +1,7 @@
 """Build the Snapshot from every source, each failing alone; keep it fresh from Docker events.
 
 `take_snapshot(config, options)` asks each source in turn. A source that fails
-is recorded as `Snapshot.sources[name] = SourceStatus(ok=False, error=...)`
+is recorded as `Snapshot.sources[name] = SourceStatus.model_construct(ok=False, error=...)`
 and contributes nothing; the others still report (Docker down: compose files,
 host listeners and the registry are still there).
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from portside.app.config import Config
-from portside.app.models import PortBinding, Snapshot, SourceStatus
+from portside.app.models import PortBinding, Snapshot, SourceStatus, plain
 from portside.app.ports.analysis import Policy
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def _fail(exc: BaseException) -> SourceStatus:
     from portside.app.errors import PortsideError
     from portside.app.sources.engine import explain
 
-    return SourceStatus(ok=False, error=str(exc) if isinstance(exc, PortsideError) else explain(exc))
+    return SourceStatus.model_construct(ok=False, error=str(exc) if isinstance(exc, PortsideError) else explain(exc))
 
 
 def connect_engine(options: SnapshotOptions) -> Any:
@@ -140,12 +140,12 @@ def _take(config: Config, opts: SnapshotOptions, st: dict[str, SourceStatus], cl
         client, containers, info = _engine_reads(opts, client, early)
         rootless = docker_src.detect_rootless(client, info)
         where = resolve_endpoint(opts.host, opts.context).describe()
-        st["docker"] = SourceStatus(ok=True, detail=f"{where}{' (rootless)' if rootless else ''}")
+        st["docker"] = SourceStatus.model_construct(ok=True, detail=f"{where}{' (rootless)' if rootless else ''}")
     except Exception as exc:
         client = None
         st["docker"] = _fail(exc)
     if client is None:
-        st["swarm"] = SourceStatus(ok=False, error="needs the Docker engine")
+        st["swarm"] = SourceStatus.model_construct(ok=False, error="needs the Docker engine")
     else:
         try:
             try:
@@ -154,7 +154,7 @@ def _take(config: Config, opts: SnapshotOptions, st: dict[str, SourceStatus], cl
                 if early is None or client is not early.client:
                     raise
                 services = swarm.list_services(connect_engine(opts), info)  # the raw client was surprised
-            st["swarm"] = SourceStatus(ok=True, detail=f"{len(services)} services" if services else "not a swarm manager")
+            st["swarm"] = SourceStatus.model_construct(ok=True, detail=f"{len(services)} services" if services else "not a swarm manager")
         except Exception as exc:
             st["swarm"] = _fail(exc)
     engine_bindings = [b for c in containers for b in c.ports] + [b for s in services for b in s.ports]
@@ -167,7 +167,7 @@ def _take(config: Config, opts: SnapshotOptions, st: dict[str, SourceStatus], cl
 
         listeners, note = listening.result()
         host_bindings = host.attribute(listeners, engine_bindings)
-        st["host"] = SourceStatus(ok=True, detail=note)
+        st["host"] = SourceStatus.model_construct(ok=True, detail=note)
     except Exception as exc:
         st["host"] = _fail(exc)
 
@@ -177,11 +177,11 @@ def _take(config: Config, opts: SnapshotOptions, st: dict[str, SourceStatus], cl
 
         with State(opts.state_dir) as state:
             intended = registry.registry_bindings(state.registry()) + intended
-        st["registry"] = SourceStatus(ok=True)
+        st["registry"] = SourceStatus.model_construct(ok=True)
     except Exception as exc:
         st["registry"] = _fail(exc)
 
-    return Snapshot(
+    return Snapshot.model_construct(
         containers=containers,
         swarm_services=services,
         projects=projects,
@@ -200,9 +200,9 @@ def _compose(config: Config, opts: SnapshotOptions, containers: list[Any], st: d
         return [], []
     if errors:
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-        st["compose"] = SourceStatus(ok=False, error=errors[0] + more, detail=f"{len(projects)} projects loaded")
+        st["compose"] = SourceStatus.model_construct(ok=False, error=errors[0] + more, detail=f"{len(projects)} projects loaded")
     else:
-        st["compose"] = SourceStatus(ok=True, detail=f"{len(projects)} projects")
+        st["compose"] = SourceStatus.model_construct(ok=True, detail=f"{len(projects)} projects")
     return projects, [b for p in projects for s in p.services for b in s.ports]
 
 
@@ -324,4 +324,4 @@ def snapshot_for(ctx: Any, *, refresh: bool = False) -> Snapshot:
 
 
 def sources_json(snapshot: Snapshot) -> dict[str, Any]:
-    return {name: st.model_dump(mode="json") for name, st in sorted(snapshot.sources.items())}
+    return {name: plain(st) for name, st in sorted(snapshot.sources.items())}

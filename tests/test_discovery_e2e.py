@@ -122,5 +122,6 @@ def test_only_the_named_command_module_is_imported_when_that_is_certain() -> Non
     assert requested_command(["ports", "--json"]) == "ports"
     assert requested_command(["--json", "--dry-run", "conflicts"]) == "conflicts"
     assert requested_command(["--config=x.yaml", "ports"]) == "ports"
-    assert requested_command(["--config", "ports", "remap"]) is None  # `ports` is the option's value
+    assert requested_command(["--config", "ports", "remap"]) == "remap"  # `ports` is the option's value
+    assert requested_command(["import", "x.json"]) == "import"  # module import_ports
     assert requested_command(["--help"]) is None and requested_command([]) is None

@@ -65,7 +65,9 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 
 def conflict_json(c: Conflict) -> dict[str, Any]:
-    return {"key": c.key, **c.model_dump(mode="json")}
+    from portside.app.models import plain
+
+    return {"key": c.key, **plain(c)}
 
 
 def analyze_run(ctx: Ctx) -> tuple[Snapshot, list[Conflict]]:

@@ -32,6 +32,7 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 def run(ctx: Ctx) -> int:
     start_reads(ctx)
     from portside.app.commands.conflicts import analyze_run
+    from portside.app.models import plain
     from portside.app.ports.analysis import conflicting_owners
     from portside.app.snapshot import sources_json
 
@@ -48,7 +49,7 @@ def run(ctx: Ctx) -> int:
         "taken_at": snap.taken_at.isoformat(),
         "sources": sources_json(snap),
         "bindings": [
-            {**b.model_dump(mode="json"), "conflict": flagged[b.owner].value if b.owner in flagged else None}
+            {**plain(b), "conflict": flagged[b.owner].value if b.owner in flagged else None}
             for b in rows
         ],
     }

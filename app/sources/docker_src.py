@@ -102,7 +102,9 @@ def container_from_api(raw: Mapping[str, Any], port_bindings: Mapping[str, Any] 
         ports = _declared(port_bindings or {}, common)
     created = raw.get("Created")
     files = labels.get(COMPOSE_FILES)
-    return ContainerInfo(
+    # model_construct: the engine's own answer, typed here field by field, is not re-validated
+    # (validating would build every model's schema on the headless path).
+    return ContainerInfo.model_construct(
         id=raw["Id"],
         name=name,
         image=raw.get("Image") or "",
@@ -171,7 +173,7 @@ def _declared(port_bindings: Mapping[str, Any], common: dict[str, Any]) -> list[
 def _binding(
     common: dict[str, Any], state: BindingState, ip: str, proto: str, port: int, last: int, target: int, target_last: int
 ) -> PortBinding:
-    return PortBinding(
+    return PortBinding.model_construct(
         **common,
         host_ip=ip,
         port=port,
