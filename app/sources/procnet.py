@@ -44,14 +44,18 @@ def listeners(proc: str = "/proc") -> list[Listener]:
         socks = _proc_sockets(proc)
     # A socket keeps its inode while it exists: owners found by an earlier call (the dashboard
     # asks every 15 s) are kept while their process lives, and only new sockets are looked up.
-    for inode in [i for i in _OWNERS if i not in socks]:
+    # An inode number is reused once its socket is closed: an owner is kept only for the same
+    # inode at the same address, and while its process lives.
+    for inode in [i for i in _OWNERS if _ADDRESS.get(i) != socks.get(i)]:
         del _OWNERS[inode]
+        _ADDRESS.pop(inode, None)
     new = {i for i in socks if i not in _OWNERS or not _alive(proc, _OWNERS[i][0])}
     unseen = _Unseen.load() if proc == "/proc" and new else None
     if unseen is not None:
         new -= unseen.known(socks)  # no visible owner at a full scan moments ago: not again
     if new:
         _OWNERS.update(_find_owners(proc, {i: socks[i] for i in new}))
+        _ADDRESS.update({i: socks[i] for i in new})
     if unseen is not None:
         unseen.save(socks, {i for i in socks if _OWNERS.get(i, (None, None))[0] is None})
     out: list[Listener] = []
@@ -81,6 +85,7 @@ def _proc_sockets(proc: str) -> Socks:
 
 
 _OWNERS: dict[int, tuple[int | None, str | None]] = {}  # inode -> (pid, process); (None, None): not visible
+_ADDRESS: dict[int, tuple[str, str, int]] = {}  # inode -> the address it had when its owner was found
 
 
 def _alive(proc: str, pid: int | None) -> bool:

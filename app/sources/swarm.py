@@ -52,24 +52,25 @@ def service_from_api(raw: Mapping[str, Any], running_tasks: int, runs_here: bool
         ingress = (p.get("PublishMode") or "ingress") == "ingress"
         if not ingress and not runs_here:
             continue  # host mode: held only on the nodes that run a task
+        # model_construct: the engine's own answer, typed here field by field, is not re-validated
         bindings.append(
-            PortBinding(
+            PortBinding.model_construct(
                 source=Source.SWARM,
                 owner=f"swarm:{name}",
                 service=name,
                 port=int(published),
-                target=p.get("TargetPort"),
+                target=int(p["TargetPort"]) if p.get("TargetPort") else None,
                 protocol=Protocol(proto),
                 state=BindingState.RUNNING,
                 name="ingress" if ingress else "host",
             )
         )
-    return SwarmService(
+    return SwarmService.model_construct(
         id=raw["ID"],
         name=name,
         image=image.split("@", 1)[0],
         mode="global" if "Global" in mode else "replicated",
-        replicas=replicas,
+        replicas=int(replicas) if replicas is not None else None,
         running_tasks=running_tasks,
         ports=bindings,
         labels=dict(spec.get("Labels") or {}),
