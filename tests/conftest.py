@@ -79,11 +79,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Own state dir and config home for every test; returns the state dir."""
+    """Own state dir, config home and cache for every test (never the user's); returns the state dir."""
     state = tmp_path / "state"
     monkeypatch.setenv("PORTSIDE_STATE_DIR", str(state))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.delenv("PORTSIDE_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
     return state
@@ -207,15 +208,22 @@ def _busybox_static() -> Path | None:
 @pytest.fixture(scope="session")
 def test_image(docker_client: Any) -> str:
     """The local test image: FROM scratch + Debian's busybox-static (no registry needed)."""
+    if ensure_test_image(docker_client) is None:
+        _missing("busybox-static is not installed (apt-get install busybox-static)")
+    return TEST_IMAGE
+
+
+def ensure_test_image(client: Any) -> str | None:
+    """The test image's name, built first when missing (None: no busybox-static to build it from)."""
     import docker
 
     with contextlib.suppress(docker.errors.ImageNotFound):
-        docker_client.images.get(TEST_IMAGE)
+        client.images.get(TEST_IMAGE)
         return TEST_IMAGE
     busybox = _busybox_static()
     if busybox is None:
-        _missing("busybox-static is not installed (apt-get install busybox-static)")
-    build_test_image(docker_client, busybox)  # type: ignore[arg-type]
+        return None
+    build_test_image(client, busybox)
     return TEST_IMAGE
 
 
@@ -310,20 +318,140 @@ def compose_project(tmp_path: Path, docker_client: Any) -> Iterator[Callable[...
                 n.remove()
 
 
+SWARM_USER = f"{LABEL}.user.{SESSION}"  # node label: this session is using the suite's swarm
+
+
+def _node(client: Any) -> Any | None:
+    node_id = (client.info().get("Swarm") or {}).get("NodeID")
+    return client.nodes.get(node_id) if node_id else None
+
+
+def _relabel_node(client: Any, change: Callable[[dict[str, str]], None]) -> dict[str, str]:
+    """Apply `change` to this node's labels (retried: concurrent sessions update it too)."""
+    import docker
+
+    for _ in range(20):
+        node = _node(client)
+        if node is None:
+            return {}
+        spec = dict(node.attrs.get("Spec") or {})
+        labels = dict(spec.get("Labels") or {})
+        change(labels)
+        spec["Labels"] = labels
+        try:
+            node.update(spec)
+            return labels
+        except docker.errors.APIError:  # "update out of sequence": another session came first
+            continue
+    return labels
+
+
+def _live_users(labels: dict[str, str]) -> list[str]:
+    prefix = f"{LABEL}.user."
+    return [k for k, pid in labels.items() if k.startswith(prefix) and pid.isdigit() and _alive(int(pid))]
+
+
 @pytest.fixture(scope="session")
 def swarm(docker_client: Any) -> Iterator[Any]:
-    """Swarm mode on the test engine; left again at the end if this session turned it on."""
-    info = docker_client.info()
-    was_active = info.get("Swarm", {}).get("LocalNodeState") == "active"
-    if not was_active:
+    """Swarm mode on the test engine, and the engine's swarm state left exactly as found.
+
+    An active swarm that the suite did not start (a user's) is used as it is: its
+    node is not relabelled and it is never left. Otherwise this session runs
+    `swarm init` and marks the node `portside.test=1`; every session using that
+    swarm adds `portside.test.user.<session>=<pid>`, and the last one to finish
+    leaves the swarm and removes the `docker_gwbridge` network swarm init made.
+    Services the tests create carry the suite's labels and are removed.
+    """
+    import docker
+
+    info = docker_client.info().get("Swarm") or {}
+    ours = False
+    if info.get("LocalNodeState") == "active":
+        node = _node(docker_client)
+        ours = node is not None and (node.attrs.get("Spec", {}).get("Labels") or {}).get(LABEL) == "1"
+    else:
+        gwbridge = any(n.name == "docker_gwbridge" for n in docker_client.networks.list(names=["docker_gwbridge"]))
         try:
             docker_client.swarm.init(advertise_addr="127.0.0.1")
-        except Exception as exc:
-            _missing(f"cannot enter swarm mode ({exc})")
+        except docker.errors.APIError as exc:
+            if "already part of a swarm" not in str(exc):
+                _missing(f"cannot enter swarm mode ({exc})")
+        else:
+            marks = {LABEL: "1", f"{LABEL}.gwbridge": "found" if gwbridge else "made"}
+            _relabel_node(docker_client, lambda labels: labels.update(marks))
+        node = _node(docker_client)
+        ours = node is not None and (node.attrs.get("Spec", {}).get("Labels") or {}).get(LABEL) == "1"
+    if ours:
+        _relabel_node(docker_client, lambda labels: labels.update({SWARM_USER: str(os.getpid())}))
     try:
         yield docker_client
     finally:
         _cleanup_docker(docker_client, session=SESSION)
-        if not was_active:
+        if ours:
+            _leave_suite_swarm(docker_client)
+
+
+def _leave_suite_swarm(client: Any) -> None:
+    """Drop this session's mark; leave the suite's swarm when no live session uses it."""
+    labels = _relabel_node(client, lambda labels: labels.pop(SWARM_USER, None))
+    if labels.get(LABEL) != "1" or _live_users(labels):
+        return
+    with contextlib.suppress(Exception):
+        client.swarm.leave(force=True)
+    if labels.get(f"{LABEL}.gwbridge") == "made":
+        for net in client.networks.list(names=["docker_gwbridge"]):
+            if net.name != "docker_gwbridge":
+                continue
             with contextlib.suppress(Exception):
-                docker_client.swarm.leave(force=True)
+                net.remove()  # refused while a container still uses it
+
+
+# ------------------------------------------------------------- own processes
+
+
+def wait_listening(port: int, proc: subprocess.Popen[Any], log: Path | None = None, timeout: float = 30.0) -> None:
+    """Until 127.0.0.1:port accepts a connection; fail with the log's tail if the process exits first."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text()[-2000:] if log and log.exists() else ""
+            raise AssertionError(f"{proc.args[0]} exited with {proc.returncode} before listening on {port}\n{tail}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"{proc.args[0]} did not listen on 127.0.0.1:{port} within {timeout}s")
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[Any]]]:
+    """Start one of the suite's own processes (mosquitto, caddy, prometheus ...): spawn(*cmd, env=..., port=...).
+
+    Its output goes to a log in the test's tmp dir (`proc.log`); `port`: wait until
+    it listens there. Teardown ends it by its PID (never by name: a user's mosquitto
+    or caddy with the same name keeps running), even when the test failed.
+    """
+    started: list[tuple[subprocess.Popen[Any], Any]] = []
+
+    def start(*cmd: str, env: dict[str, str] | None = None, port: int | None = None, timeout: float = 30.0) -> Any:
+        log = tmp_path / f"{Path(cmd[0]).name}-{len(started)}.log"
+        out = open(log, "w")  # noqa: SIM115 - closed at teardown
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        started.append((proc, out))
+        proc.log = log  # type: ignore[attr-defined]
+        if port is not None:
+            wait_listening(port, proc, log, timeout)
+        return proc
+
+    yield start
+    for proc, out in started:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        out.close()

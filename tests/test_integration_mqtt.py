@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import ssl
 import subprocess
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +17,9 @@ from portside.app.models import ComposeProject, ComposeService, Snapshot
 from portside.app.state import State
 from portside.integrators import engine
 from portside.integrators.mqtt import MqttIntegrator, check_password, hash_password
-from tests.conftest import free_port, require
+from tests.conftest import free_port, require, wait_listening
 
 ALICE_PW = "alice: $ecret ü"
-
-
-def wait_port(port: int, proc: subprocess.Popen[str], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"mosquitto exited: {proc.stdout.read() if proc.stdout else ''}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"mosquitto did not listen on {port}")
 
 
 @pytest.fixture
@@ -53,7 +38,7 @@ def broker_setup(tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def mosquitto(broker_setup: dict[str, Any], cli: Any) -> Iterator[dict[str, Any]]:
+def mosquitto(broker_setup: dict[str, Any], cli: Any, spawn: Any) -> dict[str, Any]:
     require("mosquitto")
     code, out, err = cli("integrate", "mqtt", "--config", broker_setup["config"])
     assert code == 0, err
@@ -62,15 +47,9 @@ def mosquitto(broker_setup: dict[str, Any], cli: Any) -> Iterator[dict[str, Any]
     # tmp dir; the generated config itself is used unchanged below this line.
     test_conf = broker_setup["dir"].parent / "test-only.conf"
     test_conf.write_text("user root\nlog_dest stdout\n" + conf.read_text())
-    proc = subprocess.Popen(["mosquitto", "-c", str(test_conf)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_port(broker_setup["tls"], proc)
-        wait_port(broker_setup["plain"], proc)
-        yield {**broker_setup, "proc": proc, "out": out}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    proc = spawn("mosquitto", "-c", str(test_conf), port=broker_setup["tls"], timeout=10)
+    wait_listening(broker_setup["plain"], proc, proc.log, timeout=10)
+    return {**broker_setup, "proc": proc, "out": out}
 
 
 class Client:

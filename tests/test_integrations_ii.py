@@ -26,7 +26,7 @@ def record(cli, kind: str) -> dict:
     return next(r for r in items if r["kind"] == kind)
 
 
-def test_integrate_proxy_caddy_serves_routes_noop_and_drift(cli, run_container, tmp_path: Path) -> None:
+def test_integrate_proxy_caddy_serves_routes_noop_and_drift(cli, run_container, spawn, tmp_path: Path) -> None:
     require("caddy")
     up = free_port()
     c = run_container({"80/tcp": ("127.0.0.1", up)}, labels={"portside.consumes": "proxy", "portside.port": "80"})
@@ -39,21 +39,16 @@ def test_integrate_proxy_caddy_serves_routes_noop_and_drift(cli, run_container, 
     text = caddyfile.read_text()
     assert f"{c.name}.portside.test {{\n\ttls internal\n\treverse_proxy 127.0.0.1:{up}\n}}" in text
 
-    proc = subprocess.Popen(["caddy", "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=caddy_env(tmp_path))
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            code, out, err = cli("verify", "proxy", "--json")
-            if code == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.3)
-        report = json.loads(out)
-        assert code == 0, report
-        assert {ch["name"] for ch in report["checks"]} == {"caddy validate", f"route {c.name}.portside.test"}
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    proc = spawn("caddy", "run", "--config", str(caddyfile), "--adapter", "caddyfile", env=caddy_env(tmp_path))
+    deadline = time.monotonic() + 30
+    while True:
+        code, out, err = cli("verify", "proxy", "--json")
+        if code == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    report = json.loads(out)
+    assert code == 0, (report, proc.log.read_text()[-2000:])
+    assert {ch["name"] for ch in report["checks"]} == {"caddy validate", f"route {c.name}.portside.test"}
     assert record(cli, "proxy")["status"] == "active"
 
     code, out, _ = cli("integrate", "proxy", *sets)  # same settings: nothing written
@@ -80,7 +75,7 @@ def test_integrate_proxy_traefik_files_pass_schema(cli, run_container, tmp_path:
     assert code == 0 and "no changes" in out
 
 
-def test_integrate_monitoring_real_prometheus_and_verify(cli, run_container, tmp_path: Path) -> None:
+def test_integrate_monitoring_real_prometheus_and_verify(cli, run_container, spawn, tmp_path: Path) -> None:
     require("prometheus")
     require("promtool")
     port = free_port()
@@ -103,22 +98,19 @@ def test_integrate_monitoring_real_prometheus_and_verify(cli, run_container, tmp
     assert (out_dir / "grafana/provisioning/datasources/portside.yaml").exists()
     assert (out_dir / "alloy/config.alloy").exists()
 
-    proc = subprocess.Popen(["prometheus", f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{web}",
-                             f"--storage.tsdb.path={tmp_path / 'tsdb'}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            code, out, _ = cli("verify", "monitoring", "--json")
-            if code == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        report = json.loads(out)
-        assert code == 0, report
-        assert {"name": f"target {c.name}", "ok": True, "detail": "up"} in report["checks"]
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    proc = spawn("prometheus", f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{web}",
+                 f"--storage.tsdb.path={tmp_path / 'tsdb'}")
+    deadline = time.monotonic() + 60
+    while True:
+        code, out, _ = cli("verify", "monitoring", "--json")
+        if code == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    report = json.loads(out)
+    assert code == 0, (report, proc.log.read_text()[-2000:])
+    assert {"name": f"target {c.name}", "ok": True, "detail": "up"} in report["checks"]
+    proc.terminate()  # the checks below run without a Prometheus
+    proc.wait(10)
 
     code, out, _ = cli("integrate", "monitoring")
     assert code == 0 and "no changes" in out

@@ -69,7 +69,7 @@ def test_one_target_file_per_service_and_deterministic() -> None:
 
 
 @pytest.mark.docker
-def test_real_prometheus_scrapes_busybox_targets(tmp_path: Path, run_container) -> None:
+def test_real_prometheus_scrapes_busybox_targets(tmp_path: Path, run_container, spawn) -> None:
     require("prometheus")
     targets = []
     for name, path in (("demo/one", "/metrics"), ("demo/two", "/custom-metrics")):
@@ -82,41 +82,30 @@ def test_real_prometheus_scrapes_busybox_targets(tmp_path: Path, run_container) 
         targets.append(ScrapeTarget(name, f"127.0.0.1:{port}", path=path))
     cfg = write_prom(tmp_path, targets)
     web = free_port()
-    log = open(tmp_path / "prometheus.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            "prometheus", f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{web}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-        ],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        health: dict[str, str] = {}
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                data = httpx.get(f"http://127.0.0.1:{web}/api/v1/targets", timeout=2).json()
-            except (httpx.HTTPError, ValueError):  # not up yet, or "Service Unavailable" while starting
-                time.sleep(0.2)
-                continue
-            health = {
-                t["labels"].get("job", ""): t["health"]
-                for t in data["data"]["activeTargets"]
-                if t["scrapePool"] == "portside"
-            }
-            if health and all(h == "up" for h in health.values()) and len(health) == 2:
-                break
-            time.sleep(0.3)
-        assert health == {"demo/one": "up", "demo/two": "up"}, (tmp_path / "prometheus.log").read_text()[-2000:]
-        # the scraped sample is queryable, labelled by service
-        q = httpx.get(f"http://127.0.0.1:{web}/api/v1/query", params={"query": "portside_demo"}, timeout=5).json()
-        jobs = sorted(r["metric"]["job"] for r in q["data"]["result"])
-        assert jobs == ["demo/one", "demo/two"]
-        assert all(r["value"][1] == "42" for r in q["data"]["result"])
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+    proc = spawn("prometheus", f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{web}",
+                 f"--storage.tsdb.path={tmp_path / 'tsdb'}")
+    health: dict[str, str] = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            data = httpx.get(f"http://127.0.0.1:{web}/api/v1/targets", timeout=2).json()
+        except (httpx.HTTPError, ValueError):  # not up yet, or "Service Unavailable" while starting
+            time.sleep(0.2)
+            continue
+        health = {
+            t["labels"].get("job", ""): t["health"]
+            for t in data["data"]["activeTargets"]
+            if t["scrapePool"] == "portside"
+        }
+        if health and all(h == "up" for h in health.values()) and len(health) == 2:
+            break
+        time.sleep(0.3)
+    assert health == {"demo/one": "up", "demo/two": "up"}, proc.log.read_text()[-2000:]
+    # the scraped sample is queryable, labelled by service
+    q = httpx.get(f"http://127.0.0.1:{web}/api/v1/query", params={"query": "portside_demo"}, timeout=5).json()
+    jobs = sorted(r["metric"]["job"] for r in q["data"]["result"])
+    assert jobs == ["demo/one", "demo/two"]
+    assert all(r["value"][1] == "42" for r in q["data"]["result"])
 
 
 def test_grafana_provisioning_round_trips_through_schema() -> None:

@@ -80,10 +80,10 @@ def get_by_name(port: int, host: str, ctx: ssl.SSLContext) -> httpx.Response:
 
 
 @pytest.mark.docker
-def test_real_caddy_serves_busybox_by_host_name_over_internal_tls(tmp_path: Path, run_container) -> None:
+def test_real_caddy_serves_busybox_by_host_name_over_internal_tls(tmp_path: Path, run_container, spawn) -> None:
     require("caddy")
     up = free_port()
-    c = run_container({"80/tcp": ("127.0.0.1", up)}, command=["sh", "-c", "echo hello-through-caddy > /www/index.html && httpd -f -p 80 -h /www"])
+    run_container({"80/tcp": ("127.0.0.1", up)}, command=["sh", "-c", "echo hello-through-caddy > /www/index.html && httpd -f -p 80 -h /www"])
     http_port, https_port = free_port(), free_port()
     site = Site("web", "web.portside.test", f"127.0.0.1:{up}")
     f = tmp_path / "Caddyfile"
@@ -91,36 +91,26 @@ def test_real_caddy_serves_busybox_by_host_name_over_internal_tls(tmp_path: Path
         caddyfile([site], TlsMode(True, None), http_port=http_port, https_port=https_port, admin="off", redirects=False)
     )
     assert caddy_validate(f, tmp_path).returncode == 0
-    log = open(tmp_path / "caddy.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        ["caddy", "run", "--config", str(f), "--adapter", "caddyfile"],
-        stdout=log, stderr=subprocess.STDOUT, env=caddy_env(tmp_path),
-    )
-    try:
-        root = tmp_path / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
-        body, err = None, None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and proc.poll() is None:
-            if root.exists():
-                ctx = ssl.create_default_context(cafile=str(root))
-                try:
-                    body = get_by_name(https_port, site.host, ctx).text
-                    break
-                except (httpx.HTTPError, ssl.SSLError) as exc:
-                    err = exc
-            time.sleep(0.2)
-        assert proc.poll() is None, (tmp_path / "caddy.log").read_text()
-        # the TLS handshake verified the certificate against Caddy's internal root CA
-        assert body is not None, f"{err}\n{(tmp_path / 'caddy.log').read_text()[-2000:]}"
-        assert body.strip() == "hello-through-caddy"
-        # a host name the Caddyfile does not know gets no site
-        with pytest.raises((httpx.HTTPError, ssl.SSLError)):
-            get_by_name(https_port, "other.portside.test", ctx).raise_for_status()
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
-        c.remove(force=True)
+    proc = spawn("caddy", "run", "--config", str(f), "--adapter", "caddyfile", env=caddy_env(tmp_path))
+    root = tmp_path / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
+    body, err = None, None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if root.exists():
+            ctx = ssl.create_default_context(cafile=str(root))
+            try:
+                body = get_by_name(https_port, site.host, ctx).text
+                break
+            except (httpx.HTTPError, ssl.SSLError) as exc:
+                err = exc
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.log.read_text()
+    # the TLS handshake verified the certificate against Caddy's internal root CA
+    assert body is not None, f"{err}\n{proc.log.read_text()[-2000:]}"
+    assert body.strip() == "hello-through-caddy"
+    # a host name the Caddyfile does not know gets no site
+    with pytest.raises((httpx.HTTPError, ssl.SSLError)):
+        get_by_name(https_port, "other.portside.test", ctx).raise_for_status()
 
 
 @pytest.mark.parametrize(
