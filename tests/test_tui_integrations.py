@@ -62,7 +62,7 @@ async def type_into(pilot: Any, widget_id: str, text: str) -> None:
     await pilot.press(*list(text))
 
 
-async def test_wizard_by_keys(tmp_path: Path, plain_smtp: Any) -> None:
+async def test_wizard_by_keys(tmp_path: Path, plain_smtp: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from textual.widgets import DataTable, Static
 
     from portside.app.tui import make_app
@@ -71,7 +71,9 @@ async def test_wizard_by_keys(tmp_path: Path, plain_smtp: Any) -> None:
 
     port, handler = plain_smtp
     proj, snap = stack(tmp_path)
-    # the project is also passed as --project-dir, so a live discovery snapshot replacing ours still has it
+    # the project is also passed as --project-dir, so a live discovery snapshot replacing ours still has it;
+    # and that discovery sees no engine: the containers running on this machine are not this test's world
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     app = make_app(config=Config(), args=argparse.Namespace(state_dir=None, project_dir=[str(proj)]))
     async with app.run_test(size=(80, 24)) as pilot:
         app.snapshot = snap  # type: ignore[attr-defined]
