@@ -160,6 +160,12 @@ def render_diff_from_backups(plan: Plan, backups: dict[str, str | None]) -> str:
     return "".join(out)
 
 
+def check_plan(plan: Plan) -> None:
+    """What apply refuses before writing anything (a file edited twice, a file changed since
+    it was read); a dry run calls this too, so it refuses exactly what apply would."""
+    _check_fresh(plan)
+
+
 def _check_fresh(plan: Plan) -> None:
     seen: set[str] = set()
     for edit in plan.edits:

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from portside.app.config import Config
 from portside.app.errors import PortsideError
-from portside.app.executor import apply_plan, render_diff, sha256_file, sha256_text
+from portside.app.executor import apply_plan, check_plan, render_diff, sha256_file, sha256_text
 from portside.app.models import (
     IntegrationRecord,
     IntegrationStatus,
@@ -56,6 +56,7 @@ from portside.integrators.settings import (  # noqa: F401  (re-exported: the eng
     initial_settings,
     parse_sets,
     resolve_settings,
+    scoped_snapshot,
     stored_settings,
     suggestions,
     validate_settings,
@@ -159,8 +160,10 @@ def make_context(
 
 
 def prepare(integrator: Integrator, snapshot: Snapshot, settings: BaseModel, ctx: PlanContext) -> Prepared:
-    """Run the integrator's plan; drop edits whose file already has that content."""
-    plan, secrets = integrator.plan(snapshot, settings, ctx)
+    """Run the integrator's plan on the scope's snapshot; drop edits whose file already has
+    that content. Refuses (ApplyError) what apply would refuse, so a dry run refuses it too."""
+    plan, secrets = integrator.plan(scoped_snapshot(snapshot, ctx.scope), settings, ctx)
+    check_plan(plan)
     owned: list[WrittenFile] = []
     blobs: dict[str, str] = {}
     changed = []
@@ -260,7 +263,7 @@ def verify(prepared: Prepared, snapshot: Snapshot, state: State) -> list[Check]:
                       project_dir=ctx.project_dir, other_settings=ctx.other_settings,
                       compose_files=ctx.compose_files)
     try:
-        checks = prepared.integrator.verify(snapshot, prepared.settings, ctx)
+        checks = prepared.integrator.verify(scoped_snapshot(snapshot, ctx.scope), prepared.settings, ctx)
     except Exception as exc:  # a verify that crashes is a failed check, not a crash
         checks = [Check("verify", False, f"{type(exc).__name__}: {exc}")]
     record = state.integration(prepared.kind, ctx.scope)
