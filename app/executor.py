@@ -271,7 +271,9 @@ def _write_temp(edit: FileEdit) -> Path:
         os.write(fd, edit.new_text.encode("utf-8"))
         os.fsync(fd)
         os.fchmod(fd, mode)
-        if st is not None:
+        if edit.uid is not None:  # a container's documented user must read it (the plan strips this unless root)
+            os.fchown(fd, edit.uid, -1 if edit.gid is None else edit.gid)
+        elif st is not None:
             with contextlib.suppress(PermissionError):
                 os.fchown(fd, st.st_uid, st.st_gid)
     finally:

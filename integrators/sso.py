@@ -1,7 +1,7 @@
 """The `sso` integrator: Keycloak OIDC clients for the detected consumers.
 
-Files (under the output dir): `keycloak/realm-<realm>.json` (realm import, 0600:
-it holds client secrets), the consumers' environment through the compose
+Files (under the output dir): `keycloak/realm-<realm>.json` (realm import, 0600
+and owned by Keycloak's uid 1000: it holds client secrets), the consumers' environment through the compose
 override (`compose.sso.yaml` + 0600 `sso-<service>.env` for the secrets), a
 one-off script per CLI-configured app (`sso-<client>.sh`, 0700, no secret: it runs
 `docker compose -p <project> exec <service>` and reads the 0600 `sso-<client>.secret`
@@ -26,7 +26,14 @@ from pydantic import BaseModel, Field
 from portside.app.errors import ConfigError
 from portside.app.models import Plan, Snapshot
 from portside.integrators import sso_gen as gen
-from portside.integrators.base import Check, Detection, PlanContext, file_edit, secret_field
+from portside.integrators.base import (
+    Check,
+    Detection,
+    PlanContext,
+    container_user,
+    file_edit,
+    secret_field,
+)
 from portside.integrators.catalog import detect
 from portside.integrators.override import override_edits
 from portside.integrators.wiring import select, short_name, slug
@@ -130,7 +137,8 @@ class SsoIntegrator:
         smtp = gen.smtp_server(ctx.other_settings.get("email"))
         realm = gen.realm_import(s.realm, [c for c, _ in clients], roles, smtp=smtp, users=users)
         edits = [file_edit(ctx.path(f"keycloak/realm-{s.realm}.json"), json.dumps(realm, indent=2) + "\n",
-                           secret=True, description=f"Keycloak realm import ({s.realm})")]
+                           secret=True, owner=container_user("keycloak"),
+                           description=f"Keycloak realm import ({s.realm}), read by Keycloak's user")]
         env: dict[str, dict[str, str]] = {}
         secret_env: dict[str, dict[str, str]] = {}
         for client, ref in clients:
