@@ -160,6 +160,12 @@ def render_diff_from_backups(plan: Plan, backups: dict[str, str | None]) -> str:
     return "".join(out)
 
 
+def check_plan(plan: Plan) -> None:
+    """What apply refuses before writing anything (a file edited twice, a file changed since
+    it was read); a dry run calls this too, so it refuses exactly what apply would."""
+    _check_fresh(plan)
+
+
 def _check_fresh(plan: Plan) -> None:
     seen: set[str] = set()
     for edit in plan.edits:
@@ -265,7 +271,9 @@ def _write_temp(edit: FileEdit) -> Path:
         os.write(fd, edit.new_text.encode("utf-8"))
         os.fsync(fd)
         os.fchmod(fd, mode)
-        if st is not None:
+        if edit.uid is not None:  # a container's documented user must read it (the plan strips this unless root)
+            os.fchown(fd, edit.uid, -1 if edit.gid is None else edit.gid)
+        elif st is not None:
             with contextlib.suppress(PermissionError):
                 os.fchown(fd, st.st_uid, st.st_gid)
     finally:

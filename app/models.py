@@ -264,6 +264,8 @@ class FileEdit(Frozen):
     secret: bool = False  # never print the contents unredacted
     delete: bool = False  # remove the file instead (undo of a created file)
     description: str = ""
+    uid: int | None = None  # owner for the container user that reads it (None keeps the existing owner)
+    gid: int | None = None
 
 
 class DockerActionKind(StrEnum):

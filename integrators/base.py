@@ -137,17 +137,33 @@ def load_integrators() -> dict[str, Integrator]:
 
 
 def file_edit(
-    path: Path | str, text: str, *, secret: bool = False, mode: int | None = None, description: str = ""
+    path: Path | str, text: str, *, secret: bool = False, mode: int | None = None, description: str = "",
+    owner: tuple[int, int] | None = None,
 ) -> FileEdit:
-    """Create-or-replace `path` with `text` (the old hash read now; secret files 0600)."""
+    """Create-or-replace `path` with `text` (the old hash read now; secret files 0600).
+
+    `owner` (uid, gid): a container's documented user reads the file (`container_user`), so it
+    is owned by that user, 0640, or 0600 when secret: never readable by anybody else."""
+    default = (0o600 if secret else (0o640 if owner else None))
     return FileEdit(
         path=str(path),
         old_sha256=sha256_file(path),
         new_text=text,
-        mode=mode if mode is not None else (0o600 if secret else None),
+        mode=mode if mode is not None else default,
         secret=secret,
         description=description,
+        uid=owner[0] if owner else None,
+        gid=owner[1] if owner else None,
     )
+
+
+def container_user(catalog_id: str) -> tuple[int, int] | None:
+    """The (uid, gid) an app's official image runs as (catalog `runs_as`, from the app's docs)."""
+    from portside.integrators.catalog import catalog
+
+    entry = catalog().get(catalog_id)
+    runs_as = entry.extra("runs_as") if entry else None
+    return (int(runs_as["uid"]), int(runs_as.get("gid", 0))) if runs_as else None
 
 
 # ---------------------------------------------------------------------- secrets

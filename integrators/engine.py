@@ -27,8 +27,9 @@ from pydantic import BaseModel
 
 from portside.app.config import Config
 from portside.app.errors import PortsideError
-from portside.app.executor import apply_plan, render_diff, sha256_file, sha256_text
+from portside.app.executor import apply_plan, check_plan, render_diff, sha256_file, sha256_text
 from portside.app.models import (
+    FileEdit,
     IntegrationRecord,
     IntegrationStatus,
     Plan,
@@ -56,6 +57,7 @@ from portside.integrators.settings import (  # noqa: F401  (re-exported: the eng
     initial_settings,
     parse_sets,
     resolve_settings,
+    scoped_snapshot,
     stored_settings,
     suggestions,
     validate_settings,
@@ -159,8 +161,11 @@ def make_context(
 
 
 def prepare(integrator: Integrator, snapshot: Snapshot, settings: BaseModel, ctx: PlanContext) -> Prepared:
-    """Run the integrator's plan; drop edits whose file already has that content."""
-    plan, secrets = integrator.plan(snapshot, settings, ctx)
+    """Run the integrator's plan on the scope's snapshot; drop edits whose file already has
+    that content. Refuses (ApplyError) what apply would refuse, so a dry run refuses it too."""
+    plan, secrets = integrator.plan(scoped_snapshot(snapshot, ctx.scope), settings, ctx)
+    plan = _owners_we_can_set(plan)
+    check_plan(plan)
     owned: list[WrittenFile] = []
     blobs: dict[str, str] = {}
     changed = []
@@ -171,16 +176,35 @@ def prepare(integrator: Integrator, snapshot: Snapshot, settings: BaseModel, ctx
             owned.append(WrittenFile(path=edit.path, sha256=new_hash, secret=edit.secret))
             if not edit.secret:
                 blobs[new_hash] = edit.new_text
-        if edit.delete or sha256_file(edit.path) != new_hash or _mode_differs(edit.path, edit.mode):
+        if edit.delete or sha256_file(edit.path) != new_hash or _meta_differs(edit):
             changed.append(edit)
     plan = plan.model_copy(update={"edits": changed, "kind": f"integration:{integrator.kind}"})
     return Prepared(integrator, settings, ctx, plan, owned, {**ctx.secrets, **secrets}, blobs)
 
 
-def _mode_differs(path: str, mode: int | None) -> bool:
-    if mode is None or not os.path.exists(path):
+def _meta_differs(edit: FileEdit) -> bool:
+    if not os.path.exists(edit.path):
         return False
-    return (os.stat(path).st_mode & 0o7777) != mode
+    st = os.stat(edit.path)
+    return ((edit.mode is not None and (st.st_mode & 0o7777) != edit.mode)
+            or (edit.uid is not None and st.st_uid != edit.uid)
+            or (edit.gid is not None and st.st_gid != edit.gid))
+
+
+def _owners_we_can_set(plan: Plan) -> Plan:
+    """Only root may give a file to a container's user: otherwise keep our own owner and say
+    what the user has to run so the container can read it."""
+    euid = os.geteuid()
+    if euid == 0 or all(e.uid in (None, euid) for e in plan.edits):
+        return plan
+    edits, warnings = [], list(plan.warnings)
+    for e in plan.edits:
+        if e.uid not in (None, euid):
+            warnings.append(f"{e.path}: the container reads it as uid {e.uid}; portside is not root, so run "
+                            f"`sudo chown {e.uid}:{e.gid if e.gid is not None else e.uid} {e.path}` after applying")
+            e = e.model_copy(update={"uid": None, "gid": None})
+        edits.append(e)
+    return plan.model_copy(update={"edits": edits, "warnings": warnings})
 
 
 def apply(
@@ -260,7 +284,7 @@ def verify(prepared: Prepared, snapshot: Snapshot, state: State) -> list[Check]:
                       project_dir=ctx.project_dir, other_settings=ctx.other_settings,
                       compose_files=ctx.compose_files)
     try:
-        checks = prepared.integrator.verify(snapshot, prepared.settings, ctx)
+        checks = prepared.integrator.verify(scoped_snapshot(snapshot, ctx.scope), prepared.settings, ctx)
     except Exception as exc:  # a verify that crashes is a failed check, not a crash
         checks = [Check("verify", False, f"{type(exc).__name__}: {exc}")]
     record = state.integration(prepared.kind, ctx.scope)

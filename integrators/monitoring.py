@@ -26,7 +26,14 @@ from pydantic import BaseModel, Field
 from portside.app.models import Plan, Snapshot
 from portside.integrators import grafana_gen, logs_gen
 from portside.integrators import prometheus_gen as prom
-from portside.integrators.base import Check, Detection, PlanContext, ServiceRef, file_edit
+from portside.integrators.base import (
+    Check,
+    Detection,
+    PlanContext,
+    ServiceRef,
+    container_user,
+    file_edit,
+)
 from portside.integrators.catalog import services
 from portside.integrators.wiring import Reach, address, entry_of, select, short_name
 
@@ -136,14 +143,16 @@ class MonitoringIntegrator:
             if kind:
                 specs.append(_db_spec(snapshot, ref, kind, s.reach, warnings))
         ds_text, secret = grafana_gen.datasources_yaml(specs)
+        grafana = container_user("grafana")  # Grafana reads these as uid 472: 0640, 0600 with passwords
         return [
             file_edit(ctx.path("grafana/provisioning/datasources/portside.yaml"), ds_text, secret=secret,
-                      description="Grafana datasources"),
+                      owner=grafana, description="Grafana datasources"),
             file_edit(ctx.path("grafana/provisioning/dashboards/portside.yaml"),
-                      grafana_gen.dashboards_yaml(s.grafana_dashboards_dir), description="Grafana dashboard provider"),
+                      grafana_gen.dashboards_yaml(s.grafana_dashboards_dir), owner=grafana,
+                      description="Grafana dashboard provider"),
             file_edit(ctx.path("grafana/dashboards/portside-overview.json"),
                       grafana_gen.overview_dashboard("portside-prometheus", "portside-loki" if has_loki else None),
-                      description="Grafana overview dashboard"),
+                      owner=grafana, description="Grafana overview dashboard"),
         ]
 
     def verify(self, snapshot: Snapshot, settings: MonitoringSettings, ctx: PlanContext) -> list[Check]:

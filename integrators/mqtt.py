@@ -29,7 +29,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from portside.app.models import Plan, Snapshot
-from portside.integrators.base import Check, Detection, PlanContext, file_edit, secret_field
+from portside.integrators.base import (
+    Check,
+    Detection,
+    PlanContext,
+    container_user,
+    file_edit,
+    secret_field,
+)
 from portside.integrators.catalog import detect
 from portside.integrators.override import override_edits
 from portside.integrators.tls import Pem, cert_names, generate_ca, generate_server_cert
@@ -77,11 +84,11 @@ class MqttSettings(BaseModel):
     )
     plain_listener: bool = Field(True, title="Plain listener", description="Accept unencrypted MQTT (port below).")
     plain_port: int = Field(1883, ge=1, le=65535, title="Plain port")
-    plain_localhost_only: bool = Field(False, title="Plain on localhost only", description="Bind the plain listener to 127.0.0.1 (not reachable from other containers).")
+    plain_localhost_only: bool = Field(True, title="Plain on localhost only", description="Bind the plain listener to 127.0.0.1 (default; other containers and hosts use TLS). Off: every interface, unencrypted.")
     tls_listener: bool = Field(True, title="TLS listener", description="Accept MQTT over TLS (port below).")
     tls_port: int = Field(8883, ge=1, le=65535, title="TLS port")
     cert_source: Literal["generate", "files"] = Field("generate", title="Certificates", description="generate: a private CA and a server certificate; files: use the files below.")
-    hostnames: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1"], title="Broker names", description="DNS names / IPs clients use (the server certificate's SANs).")
+    hostnames: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1"], title="Broker names", description="DNS names / IPs clients use (the server certificate's SANs; the broker's compose service name is added).")
     ca_file: str | None = Field(None, title="CA file", description="With certificates=files: the CA certificate (PEM).")
     cert_file: str | None = Field(None, title="Certificate file", description="With certificates=files: the server certificate (PEM).")
     key_file: str | None = Field(None, title="Key file", description="With certificates=files: the server key (PEM).")
@@ -171,6 +178,9 @@ class MqttIntegrator:
         keep: dict[str, str] = {}
         out = ctx.output_dir / "mosquitto"
         broker = self._broker_service(snapshot, ctx)
+        if broker and broker not in s.hostnames:  # containers verify the broker by its service name
+            s = s.model_copy(update={"hostnames": [*s.hostnames, broker]})
+        owner = container_user("mosquitto") if broker else None  # the image's user reads them
         conf_dir = s.config_dir or (CONTAINER_DIR if broker else str(out))
         pw = self.passwords(s, kept)
         lines = []
@@ -181,19 +191,22 @@ class MqttIntegrator:
             hashed = old if old and check_password(pw[u.name], old) else hash_password(pw[u.name])
             keep[f"hash:{u.name}"] = hashed
             lines.append(f"{u.name}:{hashed}\n")
-        edits = [
-            file_edit(out / "mosquitto.conf", render_conf(s, conf_dir), description="Mosquitto config"),
-            file_edit(out / "passwd", "".join(lines), secret=True, description="password file (PBKDF2-SHA512 hashes)"),
-            file_edit(out / "acl", render_acl(s.users), description="per-user topic ACLs"),
+        edits = [  # never world-readable: Mosquitto 2.0 warns about (and will refuse) such passwd/acl files
+            file_edit(out / "mosquitto.conf", render_conf(s, conf_dir), owner=owner, mode=0o640,
+                      description="Mosquitto config"),
+            file_edit(out / "passwd", "".join(lines), secret=True, owner=owner,
+                      description="password file (PBKDF2-SHA512 hashes)"),
+            file_edit(out / "acl", render_acl(s.users), owner=owner, mode=0o640, description="per-user topic ACLs"),
         ]
         warnings = [f"user {u.name} has no ACL entries: it can connect but not publish or subscribe"
                     for u in s.users if not u.acl]
         if s.tls_listener:
             ca, server = self._certs(s, kept, keep)
             edits += [
-                file_edit(out / "certs" / "ca.crt", ca.cert, description="CA certificate (give it to clients)"),
-                file_edit(out / "certs" / "server.crt", server.cert, description="server certificate"),
-                file_edit(out / "certs" / "server.key", server.key, secret=True, description="server key"),
+                file_edit(out / "certs" / "ca.crt", ca.cert, owner=owner, mode=0o644,
+                          description="CA certificate (give it to clients)"),
+                file_edit(out / "certs" / "server.crt", server.cert, owner=owner, description="server certificate"),
+                file_edit(out / "certs" / "server.key", server.key, secret=True, owner=owner, description="server key"),
             ]
         if broker and ctx.project_dir is not None:
             rel = os.path.relpath(out, ctx.project_dir)

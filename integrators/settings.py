@@ -139,10 +139,28 @@ def resolve_settings(
     return validate_settings(integrator, merged, f"{src}: integrations.{kind}")
 
 
+def scoped_snapshot(snapshot: Snapshot, scope: str) -> Snapshot:
+    """What an integration may see: only the chosen compose project (everything for `global`).
+
+    Another project on the same engine may run services of the same names; its
+    containers, declarations and published ports never reach a project's plan or verify.
+    """
+    if scope == GLOBAL:
+        return snapshot
+    containers = [c for c in snapshot.containers if c.project == scope]
+    names = {c.name for c in containers}
+    return snapshot.model_copy(update={
+        "containers": containers,
+        "swarm_services": [],
+        "projects": [p for p in snapshot.projects if p.name == scope],
+        "bindings": [b for b in snapshot.bindings if b.project == scope or (b.container and b.container in names)],
+    })
+
+
 def suggestions(integrator: Integrator, snapshot: Snapshot, ctx: PlanContext) -> dict[str, Any]:
     """Defaults an integrator derives from the stacks (optional `suggest` method), e.g. a Mailpit host."""
     suggest = getattr(integrator, "suggest", None)
-    return dict(suggest(snapshot, ctx)) if callable(suggest) else {}
+    return dict(suggest(scoped_snapshot(snapshot, ctx.scope), ctx)) if callable(suggest) else {}
 
 
 def initial_settings(integrator: Integrator, snapshot: Snapshot, config: Config, state: State,

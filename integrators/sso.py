@@ -1,9 +1,11 @@
 """The `sso` integrator: Keycloak OIDC clients for the detected consumers.
 
-Files (under the output dir): `keycloak/realm-<realm>.json` (realm import, 0600:
-it holds client secrets), the consumers' environment through the compose
+Files (under the output dir): `keycloak/realm-<realm>.json` (realm import, 0600
+and owned by Keycloak's uid 1000: it holds client secrets), the consumers' environment through the compose
 override (`compose.sso.yaml` + 0600 `sso-<service>.env` for the secrets), a
-one-off script per CLI-configured app (`sso-<client>.sh`, 0600), and the
+one-off script per CLI-configured app (`sso-<client>.sh`, 0700, no secret: it runs
+`docker compose -p <project> exec <service>` and reads the 0600 `sso-<client>.secret`
+or stdin), and the
 documented manual steps for Portainer (`sso-portainer.md`, 0600). Client
 secrets are generated once and kept in the state store, so re-runs are no-ops.
 
@@ -24,7 +26,14 @@ from pydantic import BaseModel, Field
 from portside.app.errors import ConfigError
 from portside.app.models import Plan, Snapshot
 from portside.integrators import sso_gen as gen
-from portside.integrators.base import Check, Detection, PlanContext, file_edit, secret_field
+from portside.integrators.base import (
+    Check,
+    Detection,
+    PlanContext,
+    container_user,
+    file_edit,
+    secret_field,
+)
 from portside.integrators.catalog import detect
 from portside.integrators.override import override_edits
 from portside.integrators.wiring import select, short_name, slug
@@ -128,11 +137,13 @@ class SsoIntegrator:
         smtp = gen.smtp_server(ctx.other_settings.get("email"))
         realm = gen.realm_import(s.realm, [c for c, _ in clients], roles, smtp=smtp, users=users)
         edits = [file_edit(ctx.path(f"keycloak/realm-{s.realm}.json"), json.dumps(realm, indent=2) + "\n",
-                           secret=True, description=f"Keycloak realm import ({s.realm})")]
+                           secret=True, owner=container_user("keycloak"),
+                           description=f"Keycloak realm import ({s.realm}), read by Keycloak's user")]
         env: dict[str, dict[str, str]] = {}
         secret_env: dict[str, dict[str, str]] = {}
         for client, ref in clients:
-            cfg = gen.consumer_config(client, ep, roles, container=ref.container, display=s.display_name)
+            target = gen.Target(project=ref.project, service=ref.service, container=ref.container)
+            cfg = gen.consumer_config(client, ep, roles, target=target, display=s.display_name)
             svc = short_name(ref)
             if cfg.env or cfg.secret_env:
                 if ctx.project_dir is not None and ref.project == ctx.scope:
@@ -142,8 +153,11 @@ class SsoIntegrator:
                     edits.append(file_edit(ctx.path(f"sso-{client.client_id}.env"), text, secret=True,
                                            description=f"OIDC environment for {ref.name}"))
             if cfg.script:
-                edits.append(file_edit(ctx.path(f"sso-{client.client_id}.sh"), cfg.script, secret=True,
+                edits.append(file_edit(ctx.path(f"sso-{client.client_id}.sh"), cfg.script,
                                        mode=0o700, description=f"run once: register Keycloak in {ref.name}"))
+            if cfg.secret_file:
+                edits.append(file_edit(ctx.path(f"sso-{client.client_id}.secret"), cfg.secret_file, secret=True,
+                                       description=f"client secret the sso-{client.client_id}.sh script reads"))
             if cfg.steps:
                 edits.append(file_edit(ctx.path(f"sso-{client.client_id}.md"), cfg.steps, secret=True,
                                        description=f"manual OIDC steps for {ref.name}"))

@@ -20,6 +20,7 @@ from portside.integrators.sso_gen import (
     Client,
     Endpoints,
     Roles,
+    Target,
     User,
     consumer_config,
     realm_import,
@@ -72,9 +73,10 @@ def test_consumer_settings_in_documented_form() -> None:
     assert g.secret_env == {"GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET": "g-secret"}
     assert "CLIENT_SECRET" not in "".join(g.env)
 
-    t = consumer_config(clients()[1], EP, Roles(), container="stack-gitea-1")
-    assert t.script and "docker exec -u git stack-gitea-1 gitea admin auth add-oauth" in t.script
+    t = consumer_config(clients()[1], EP, Roles(), target=Target("stack", "gitea", "stack-gitea-1"))
+    assert t.script and "docker compose -p stack exec -T -e PORTSIDE_OIDC_SECRET -u git gitea sh -c" in t.script
     assert "--auto-discover-url https://auth.example.test/realms/home/.well-known/openid-configuration" in t.script
+    assert clients()[1].secret not in t.script and t.secret_file == clients()[1].secret + "\n"
 
     nc = consumer_config(Client("nextcloud", "nextcloud", "https://cloud.example.test", "s"), EP, Roles())
     assert nc.script and "occ user_oidc:provider" in nc.script and "--discoveryuri=" in nc.script
