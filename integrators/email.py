@@ -118,7 +118,9 @@ def nextcloud(s: EmailSettings) -> Env:
 
 def n8n(s: EmailSettings) -> Env:
     env = {"N8N_EMAIL_MODE": "smtp", "N8N_SMTP_HOST": s.host, "N8N_SMTP_PORT": str(s.port),
-           "N8N_SMTP_SENDER": s.sender, "N8N_SMTP_SSL": _b(s.security is Security.TLS)}
+           "N8N_SMTP_SENDER": s.sender, "N8N_SMTP_SSL": _b(s.security is Security.TLS),
+           # n8n's STARTTLS defaults to true: say it, or `security: none` would still try it
+           "N8N_SMTP_STARTTLS": _b(s.security is Security.STARTTLS)}
     if s.user:
         env["N8N_SMTP_USER"] = s.user
     return env, {"N8N_SMTP_PASS": s.password} if s.password else {}

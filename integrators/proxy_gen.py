@@ -10,20 +10,27 @@ for the same input (sorted by host), so re-running writes nothing.
 - Traefik: static `traefik.yml` (entry points web/websecure with the http->https
   redirect, the file provider, an ACME resolver with the HTTP-01 challenge) and
   a dynamic file with `http.routers` / `http.services` per site; plus the same
-  routes as docker-provider labels. No Traefik binary is available here, so the
-  files are checked against `integrators.traefik_schema` (written from Traefik's
-  documented configuration reference).
+  routes as docker-provider labels. A site is routed by exactly one of them: a
+  labelled service of the project gets labels, every other site a file router
+  (Traefik would otherwise show two routers for one Host). The static file also
+  turns on Prometheus metrics on their own entry point (`metrics`, :8082).
+  `integrators.traefik_schema` checks the files at verify time; the tests run the
+  real Traefik 3 and SchemaStore's published schemas over them.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from portside.integrators.base import ServiceRef
+
 RESOLVER = "letsencrypt"
+METRICS_ENTRYPOINT = "metrics"
+METRICS_ADDRESS = ":8082"
 _NAME_RE = re.compile(r"[^a-z0-9-]+")
 
 
@@ -32,6 +39,7 @@ class Site:
     name: str  # router/service name, e.g. "grafana"
     host: str  # e.g. "grafana.example.com"
     upstream: str  # host:port the proxy forwards to, e.g. "grafana:3000" or "127.0.0.1:8080"
+    ref: ServiceRef | None = field(default=None, compare=False, repr=False)  # the routed service
 
     @property
     def upstream_port(self) -> int:
@@ -104,9 +112,13 @@ def traefik_static(
     dynamic_path: str = "/etc/traefik/dynamic.yml",
     acme_storage: str = "/letsencrypt/acme.json",
     docker_provider: bool = False,
+    docker_constraint: str | None = None,
     http_address: str = ":80",
     https_address: str = ":443",
+    metrics_address: str | None = METRICS_ADDRESS,
 ) -> dict[str, Any]:
+    """`docker_constraint`: a Traefik constraints expression limiting the docker provider
+    (e.g. to one compose project); `metrics_address`: None leaves metrics off."""
     entry: dict[str, Any] = {"web": {"address": http_address}}
     if tls.https:
         entry["web"]["http"] = {
@@ -116,7 +128,12 @@ def traefik_static(
     providers: dict[str, Any] = {"file": {"filename": dynamic_path, "watch": True}}
     if docker_provider:
         providers["docker"] = {"exposedByDefault": False}
+        if docker_constraint:
+            providers["docker"]["constraints"] = docker_constraint
     doc: dict[str, Any] = {"entryPoints": entry, "providers": providers, "log": {"level": "INFO"}}
+    if metrics_address:
+        entry[METRICS_ENTRYPOINT] = {"address": metrics_address}
+        doc["metrics"] = {"prometheus": {"entryPoint": METRICS_ENTRYPOINT}}
     if tls.https and tls.acme_email:
         doc["certificatesResolvers"] = {
             RESOLVER: {
@@ -162,6 +179,11 @@ def traefik_labels(site: Site, tls: TlsMode) -> list[str]:
             labels.append(f"traefik.http.routers.{n}.tls.certresolver={RESOLVER}")
     labels.append(f"traefik.http.services.{n}.loadbalancer.server.port={site.upstream_port}")
     return labels
+
+
+def project_constraint(project: str) -> str:
+    """The docker provider constraint that keeps Traefik to one compose project."""
+    return f"Label(`com.docker.compose.project`,`{project}`)"
 
 
 def labels_override(services: dict[str, Site], tls: TlsMode) -> dict[str, Any]:

@@ -287,7 +287,9 @@ def consumer_config(
         )
     if c.catalog_id == "vaultwarden":
         return ConsumerConfig(
-            env={"SSO_ENABLED": "true", "SSO_AUTHORITY": ep.issuer, "SSO_CLIENT_ID": cid},
+            # DOMAIN is the base Vaultwarden builds its SSO callback from (unset: http://localhost)
+            env={"SSO_ENABLED": "true", "SSO_AUTHORITY": ep.issuer, "SSO_CLIENT_ID": cid,
+                 "DOMAIN": c.public_url.rstrip("/")},
             secret_env={"SSO_CLIENT_SECRET": sec},
         )
     if c.catalog_id in ("gitea", "forgejo"):

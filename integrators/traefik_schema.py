@@ -1,7 +1,8 @@
 """A pydantic model of the part of Traefik's (v2/v3) configuration portside writes.
 
-There is no Traefik binary on the machines this was written on, so the generated
-files are checked against this model instead. It follows Traefik's documented
+`portside verify proxy` checks the files against this model (no Traefik binary
+is needed on the user's machine); the tests also load them into the real
+Traefik 3 and SchemaStore's published schemas. It follows Traefik's documented
 configuration reference (doc.traefik.io: "Static configuration: File" and
 "Dynamic configuration: File"): key names are case-sensitive camelCase and
 unknown keys are refused (`extra="forbid"`), so a typo such as `entrypoints`
@@ -69,6 +70,7 @@ class DockerProvider(_M):
     exposedByDefault: bool | None = None
     network: str | None = None
     watch: bool | None = None
+    constraints: str | None = None
 
 
 class Providers(_M):
@@ -113,12 +115,24 @@ class Api(_M):
     insecure: bool | None = None
 
 
+class Prometheus(_M):
+    entryPoint: str | None = None
+    addEntryPointsLabels: bool | None = None
+    addRoutersLabels: bool | None = None
+    addServicesLabels: bool | None = None
+
+
+class Metrics(_M):
+    prometheus: Prometheus | None = None
+
+
 class StaticConfig(_M):
     entryPoints: dict[str, EntryPoint]
     providers: Providers
     certificatesResolvers: dict[str, CertResolver] | None = None
     log: Log | None = None
     api: Api | None = None
+    metrics: Metrics | None = None
 
     @model_validator(mode="after")
     def _refs(self) -> StaticConfig:
@@ -130,6 +144,9 @@ class StaticConfig(_M):
             ch = res.acme.httpChallenge
             if ch and ch.entryPoint not in self.entryPoints:
                 raise ValueError(f"certificatesResolvers.{name}: unknown entry point '{ch.entryPoint}'")
+        prom = self.metrics.prometheus if self.metrics else None
+        if prom and prom.entryPoint and prom.entryPoint not in self.entryPoints:
+            raise ValueError(f"metrics.prometheus: unknown entry point '{prom.entryPoint}'")
         return self
 
 

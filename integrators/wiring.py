@@ -62,3 +62,22 @@ def address(snapshot: Snapshot, ref: ServiceRef, port: int, reach: Reach) -> str
         return f"{short_name(ref)}:{port}"
     host_port = published_port(snapshot, ref, port)
     return f"127.0.0.1:{host_port}" if host_port else None
+
+
+def local_service(ref: ServiceRef, project: str | None, has_project_dir: bool) -> str | None:
+    """The compose service name when `ref` belongs to the chosen project (its override can
+    reach it), else None: services of other projects are never written for."""
+    if has_project_dir and project and ref.project == project and ref.service:
+        return ref.service
+    return None
+
+
+def fill(template: dict[str, str], **values: str) -> dict[str, str]:
+    """Catalog env templates ({url}, {host}, ...) filled in; unknown braces are kept."""
+    out = {}
+    for key, value in template.items():
+        text = str(value)
+        for name, v in values.items():
+            text = text.replace("{" + name + "}", v)
+        out[key] = text
+    return out

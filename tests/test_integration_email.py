@@ -134,6 +134,7 @@ def test_email_end_to_end(cli: Any, tmp_path: Path, project: Path, smtp_server: 
     assert env["nextcloud"]["MAIL_FROM_ADDRESS"] == "noreply" and env["nextcloud"]["MAIL_DOMAIN"] == "example.test"
     assert env["nextcloud"]["SMTP_SECURE"] == "tls"
     assert env["n8n"]["N8N_SMTP_PASS"] == PASSWORD and env["n8n"]["N8N_SMTP_SSL"] == "false"
+    assert env["n8n"]["N8N_SMTP_STARTTLS"] == "true"
     assert env["authentik-server"]["AUTHENTIK_EMAIL__USE_TLS"] == "true"
     assert env["vaultwarden"]["SMTP_SECURITY"] == "starttls"
     assert env["wordpress"]["WORDPRESS_DB_HOST"] == "db"  # the user's own environment survives
