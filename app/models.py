@@ -66,6 +66,7 @@ class BindingState(StrEnum):
     LISTENING = "listening"  # host process holds it
     ASSIGNED = "assigned"  # registry entry
     RESERVED = "reserved"  # config reservation
+    PROFILE_GATED = "profile-gated"  # compose service of a profile that is not active: taken only when enabled
 
 
 class PortOrigin(Frozen):
@@ -185,6 +186,7 @@ class ComposeService(Frozen):
     ports: list[PortBinding] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
     environment: dict[str, str] = Field(default_factory=dict)
+    profiles: list[str] = Field(default_factory=list)  # `profiles:`; [] = always on
 
 
 class ComposeProject(Frozen):
@@ -193,6 +195,8 @@ class ComposeProject(Frozen):
     compose_files: list[str]
     env_file: str | None = None
     services: list[ComposeService] = Field(default_factory=list)
+    profiles: list[str] = Field(default_factory=list)  # active (COMPOSE_PROFILES)
+    warnings: list[str] = Field(default_factory=list)  # what Compose would warn about, with the fix
 
 
 class SourceStatus(Frozen):

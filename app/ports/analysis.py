@@ -156,6 +156,8 @@ def _first(item: tuple[Any, ...]) -> int:
 
 def _kind(a: PortBinding, b: PortBinding) -> tuple[ConflictKind, Sev] | None:
     states = {a.state, b.state}
+    if BindingState.PROFILE_GATED in states:
+        return None  # taken only once its profile is enabled: shown, not a conflict yet
     sources = {a.source, b.source}
     if Source.RESERVED in sources:
         return None if sources == {Source.RESERVED} else (K.RESERVED, Sev.WARNING)
@@ -211,6 +213,7 @@ _ORDER = {
     BindingState.RUNNING: 3,
     BindingState.LISTENING: 4,
     BindingState.RESERVED: 5,
+    BindingState.PROFILE_GATED: 6,
 }
 
 

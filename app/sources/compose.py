@@ -24,10 +24,17 @@ from yaml.constructor import SafeConstructor
 
 from portside.app.errors import ComposeError
 from portside.app.models import (
+    BindingState,
     ComposeProject,
     ComposeService,
     ContainerInfo,
     PortBinding,
+)
+from portside.app.sources.compose_files import (  # noqa: F401  (default_files is part of this module's API)
+    BASE_FILES,
+    default_files,
+    select_files,
+    service_enabled,
 )
 from portside.app.sources.compose_ports import (  # noqa: F401  (split_short is part of this module's API)
     ProjectEnv,
@@ -36,29 +43,10 @@ from portside.app.sources.compose_ports import (  # noqa: F401  (split_short is 
     split_short,
     where,
 )
+from portside.app.sources.compose_tree import EnvCtx, collect_services, yaml11_warnings
 from portside.app.sources.interpolate import project_environment
 
-DEFAULT_FILES = ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"]
-OVERRIDES = {
-    "compose.yaml": ["compose.override.yaml", "compose.override.yml"],
-    "compose.yml": ["compose.override.yml", "compose.override.yaml"],
-    "docker-compose.yml": ["docker-compose.override.yml", "docker-compose.override.yaml"],
-    "docker-compose.yaml": ["docker-compose.override.yaml", "docker-compose.override.yml"],
-}
-
-
-def default_files(project_dir: Path) -> list[Path]:
-    """The compose file (+ its override) compose would pick in `project_dir`; [] if none."""
-    for name in DEFAULT_FILES:
-        main = project_dir / name
-        if main.is_file():
-            files = [main]
-            for o in OVERRIDES[name]:
-                if (project_dir / o).is_file():
-                    files.append(project_dir / o)
-                    break
-            return files
-    return []
+DEFAULT_FILES = list(BASE_FILES)
 
 
 def normalize_project_name(name: str) -> str:
@@ -76,16 +64,18 @@ def load_project(
     project_name: str | None = None,
 ) -> ComposeProject:
     project_dir = Path(project_dir).expanduser().absolute()
+    environment, env_path, dot = project_environment(project_dir, env)
+    selection = select_files(project_dir, environment, dot, env_path)
     files = [Path(f) if Path(f).is_absolute() else project_dir / f for f in (compose_files or [])]
     if not files:
-        files = default_files(project_dir)
+        files = selection.files
         if not files:
             raise ComposeError(
                 f"{project_dir}: no compose file ({', '.join(DEFAULT_FILES)}); pass -f FILE or fix the path"
             )
-    environment, env_path, dot = project_environment(project_dir, env)
+    warnings = list(selection.warnings) if not compose_files else []
     docs = [_read(f) for f in files]
-    name = project_name or environment.get("COMPOSE_PROJECT_NAME") or ""
+    name = project_name or selection.project_name or ""
     if not name:
         for f, (root, _text) in zip(files, docs, strict=True):
             n = _child(root, "name")
@@ -93,39 +83,47 @@ def load_project(
                 name = interp(n.value, environment, f, n, "name")
     name = normalize_project_name(name or project_dir.name) or "default"
 
+    cache = {f.resolve(): doc for f, doc in zip(files, docs, strict=True)}
+
+    def read(path: Path) -> tuple[yaml.Node | None, str]:
+        key = path.resolve()
+        if key not in cache:
+            cache[key] = _read(path)
+        return cache[key]
+
     services: dict[str, dict[str, Any]] = {}
-    for f, (root, text) in zip(files, docs, strict=True):
-        svcs = _child(root, "services")
-        if svcs is None:
-            continue
-        if not isinstance(svcs, yaml.MappingNode):
-            raise ComposeError(f"{where(f, svcs)}: services: must be a mapping of service names")
-        for key, node in svcs.value:
-            svc = services.setdefault(str(key.value), {"ports": [], "data": {}})
-            if not isinstance(node, yaml.MappingNode):
-                if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
-                    continue
-                raise ComposeError(f"{where(f, node)}: services.{key.value}: must be a mapping")
+    for sname, parts in collect_services(files, EnvCtx(environment, env_path, dot), read).items():
+        svc = services.setdefault(sname, {"ports": [], "data": {}})
+        for part in parts:
+            f, node, penv = part.file, part.node, part.env.environment
             # after a `<<:` merge, a key may appear twice: the service's own (last) wins
             for k, v in {str(k.value): (k, v) for k, v in node.value}.values():
                 if k.value == "ports":
-                    svc["ports"].append((f, text, v))
+                    svc["ports"].append((part, v))
+                    warnings.extend(w for w in yaml11_warnings(f, sname, v) if w not in warnings)
                 elif k.value in ("image", "container_name") and isinstance(v, yaml.ScalarNode):
-                    svc["data"][k.value] = interp(v.value, environment, f, v, f"services.{key.value}.{k.value}")
+                    svc["data"][k.value] = interp(v.value, penv, f, v, f"services.{sname}.{k.value}")
                 elif k.value == "labels":
-                    svc["data"]["labels"] = _kv(v, environment, f)
+                    svc["data"]["labels"] = _kv(v, penv, f)
                 elif k.value == "environment":
-                    svc["data"]["environment"] = _kv(v, environment, f)
+                    svc["data"]["environment"] = _kv(v, penv, f)
+                elif k.value == "profiles" and isinstance(v, yaml.SequenceNode):
+                    svc["data"]["profiles"] = [interp(str(x.value), penv, f, x, f"services.{sname}.profiles")
+                                               for x in v.value if isinstance(x, yaml.ScalarNode)]
 
-    ctx = ProjectEnv(name, environment, env_path, dot)
     out: list[ComposeService] = []
     for sname, svc in services.items():
-        bindings: list[PortBinding] = []
-        for f, text, node in svc["ports"]:
-            for b in parse_ports(ctx, sname, f, text, node):
-                if b not in bindings:
-                    bindings.append(b)
         d = svc["data"]
+        profiles = d.get("profiles", [])
+        enabled = service_enabled(profiles, selection.profiles)
+        bindings: list[PortBinding] = []
+        for part, node in svc["ports"]:
+            ctx = ProjectEnv(name, part.env.environment, part.env.env_path, part.env.dot)
+            for b in parse_ports(ctx, sname, part.file, part.text, node):
+                if not enabled:
+                    b = b.model_copy(update={"state": BindingState.PROFILE_GATED})
+                if not any(_same_port(b, x) for x in bindings):
+                    bindings.append(b)
         out.append(
             ComposeService(
                 project=name,
@@ -137,6 +135,7 @@ def load_project(
                 ports=bindings,
                 labels=d.get("labels", {}),
                 environment=d.get("environment", {}),
+                profiles=profiles,
             )
         )
     return ComposeProject(
@@ -145,7 +144,15 @@ def load_project(
         compose_files=[str(f) for f in files],
         env_file=str(env_path) if env_path else None,
         services=out,
+        profiles=sorted(selection.profiles),
+        warnings=warnings,
     )
+
+
+def _same_port(a: PortBinding, b: PortBinding) -> bool:
+    """Compose merges `ports:` of overrides and `extends:` by value: the same mapping counts once."""
+    return (a.host_ip, a.port, a.port_end, a.target, a.target_end, a.protocol) == (
+        b.host_ip, b.port, b.port_end, b.target, b.target_end, b.protocol)
 
 
 def _read(path: Path) -> tuple[yaml.Node | None, str]:
