@@ -111,6 +111,9 @@ class Config(Strict):
     decisions_log: str | None = Field(
         None, description="Also append decisions to this plain-text file."
     )
+    symlinks_outside_stacks: Literal["refuse", "allow"] = Field(
+        "refuse", description="Edit a symlinked compose/.env file whose target lies outside the watched stacks."
+    )
 
     @field_validator("pinned")
     @classmethod

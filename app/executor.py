@@ -1,50 +1,55 @@
 """The one executor: every Plan (remap, integration, undo) is applied here.
 
-Guarantees:
+Guarantees (each one is exercised by tests/test_executor*.py and tests/test_crash.py):
 - refuses when any file changed since it was read (sha256 of the old text);
 - writes each file through temp file + fsync + rename, preserving mode and owner;
-- keeps a timestamped backup of every file it replaces;
-- applies a multi-file plan all-or-nothing: a failure restores every file, and a
-  process killed mid-apply is rolled back by the next apply (journal);
+  a symlink stays a symlink: its target is written (refused outside the watched
+  stacks unless `symlinks_outside_stacks: allow`);
+- keeps a backup of every file it replaces, in the state directory;
+- write-ahead decision: the decision is stored as "pending" before the first file
+  is replaced and marked "applied" (with the registry) after the last; a state
+  store that cannot take it refuses before any file is touched;
+- all-or-nothing: a failure restores every file it replaced; a process killed
+  mid-apply is finished by the next `portside recover`/`remap`/`undo` from its
+  journal (app.journal), which never overwrites a file edited since;
 - holds an exclusive lock so two portside processes never interleave;
 - creates secret files 0600;
-- records the applied plan as a Decision in the state store.
+- every OS error is one line: the file, the operation, the fix.
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
-import fcntl
 import getpass
-import hashlib
-import json
 import os
 import shutil
 import socket
 import subprocess
-import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from portside.app.errors import ApplyError, StaleFileError
+from portside.app.errors import ApplyError, StaleFileError, StateError
+from portside.app.fileops import (
+    checkpoint,
+    copy_durably,
+    fsync_path,
+    os_error_line,
+    real_target,
+    restore_from,
+    sha256_file,
+    sha256_text,
+    temp_path,
+    write_temp,
+)
+from portside.app.journal import apply_lock, recover_locked, remove_journal, write_journal
 from portside.app.models import Decision, DockerAction, FileEdit, Plan, PortMove, utcnow
 from portside.app.state import State
 
-LOCK_NAME = "apply.lock"
-JOURNAL_NAME = "apply.journal"
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def sha256_file(path: str | Path) -> str | None:
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
+__all__ = ["ApplyResult", "apply_plan", "render_diff", "sha256_file", "sha256_text"]
 
 
 def actor() -> str:
@@ -102,39 +107,167 @@ class ApplyResult:
     action_results: list[tuple[DockerAction, bool, str]] = field(default_factory=list)
 
 
+@dataclass
+class LinkPolicy:
+    """Where symlinked files may point: under `roots` (the watched stacks) or anywhere if allowed."""
+
+    roots: list[Path] = field(default_factory=list)
+    allow_outside: bool = False
+
+
 def apply_plan(
     plan: Plan,
     state: State,
     *,
     run_actions: bool = True,
     registry: dict[str, PortMove] | None = None,
+    undo_of: int | None = None,
+    links: LinkPolicy | None = None,
     lock_timeout: float = 30.0,
     _before_write: Callable[[int, FileEdit], None] | None = None,
 ) -> ApplyResult:
-    """Apply `plan` atomically and record it as a decision. Raises ApplyError, changing nothing."""
-    with _lock(state.dir, lock_timeout):
-        recover(state.dir)
+    """Apply `plan` atomically and record it as a decision. Raises ApplyError (one line), changing nothing.
+
+    `registry`: assignments the decision makes; `undo_of`: the decision this one undoes (its
+    registry rows and port history are restored when this one is marked applied).
+    """
+    links = links or LinkPolicy()
+    with apply_lock(state.dir, lock_timeout):
+        reals = [real_target(e.path, links.roots, links.allow_outside) for e in plan.edits]
+        left, lines = recover_locked(state, paths={*reals, *(e.path for e in plan.edits)})
+        if left:
+            raise ApplyError(lines[-1])
         _check_fresh(plan)
-        backups, written = _write_all(plan, state.dir, _before_write)
-        hashes = {e.path: sha256_file(e.path) for e in plan.edits}
-        results = []
-        if run_actions:
-            results = [(a, *run_docker_action(a)) for a in plan.actions]
-        decision = Decision(
-            actor=actor(),
-            kind=plan.kind,
-            title=plan.title,
-            reason=plan.reason,
-            moves=plan.moves,
-            diff=render_diff_from_backups(plan, backups),
-            files=[e.path for e in plan.edits],
-            backups=backups,
-            hashes=hashes,
-            actions=[f"{describe_action(a)}: {'ok' if ok else 'failed'} {msg}".strip() for a, ok, msg in results],
-        )
-        did = state.add_decision(decision, assignments=registry)
-        decision = decision.model_copy(update={"id": did})
-        return ApplyResult(decision=decision, written=written, backups=backups, action_results=results)
+        jid = f"{utcnow():%Y%m%dT%H%M%S%f}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        entries = _entries(plan, reals, state.dir / "backups" / jid, jid)
+        journal: dict[str, Any] = {
+            "id": jid, "phase": "staging", "decision": None, "title": plan.title, "undo_of": undo_of,
+            "registry": {k: m.model_dump(mode="json") for k, m in (registry or {}).items()}, "files": entries,
+        }
+        write_journal(state.dir, journal)
+        did: int | None = None
+        replaced: list[dict[str, Any]] = []
+        try:
+            backups = _stage(plan, entries, state.dir / "backups" / jid)
+            checkpoint("staged")
+            decision = Decision(
+                actor=actor(), kind=plan.kind, title=plan.title, reason=plan.reason, moves=plan.moves,
+                diff=render_diff_from_backups(plan, backups), files=[e.path for e in plan.edits],
+                backups=backups, hashes={e["path"]: e["written"] for e in entries}, status="pending",
+            )
+            try:
+                did = state.add_decision(decision, status="pending", journal=jid)
+            except StateError as exc:
+                raise ApplyError(f"{exc}; nothing was changed") from None
+            checkpoint("decision-pending")
+            write_journal(state.dir, {**journal, "phase": "commit", "decision": did})
+            checkpoint("journal-commit")
+            for i, (edit, entry) in enumerate(zip(plan.edits, entries, strict=True)):
+                if _before_write is not None:
+                    _before_write(i, edit)
+                _replace(entry)
+                replaced.append(entry)
+                checkpoint(f"replaced-{i}")
+        except BaseException as exc:
+            raise _roll_back(state, jid, did, entries, replaced, exc) from None
+        results = [(a, *run_docker_action(a)) for a in plan.actions] if run_actions else []
+        decision = decision.model_copy(update={
+            "id": did, "status": "applied",
+            "actions": [f"{describe_action(a)}: {'ok' if ok else 'failed'} {msg}".strip() for a, ok, msg in results]})
+        try:
+            state.finish_decision(did, assignments=registry, undo_of=undo_of, body=decision)  # type: ignore[arg-type]
+        except StateError as exc:
+            raise ApplyError(
+                f"{exc}; the files were changed and are recorded as pending decision {did} — "
+                "run `portside recover` once the state store can write"
+            ) from None
+        checkpoint("finished")
+        remove_journal(state.dir, jid)
+        checkpoint("journal-removed")
+        return ApplyResult(decision=decision, written=[e.path for e in plan.edits], backups=backups,
+                           action_results=results)
+
+
+def _entries(plan: Plan, reals: list[str], backup_dir: Path, jid: str) -> list[dict[str, Any]]:
+    out = []
+    for i, (edit, real) in enumerate(zip(plan.edits, reals, strict=True)):
+        exists = os.path.exists(real)
+        out.append({
+            "path": edit.path, "real": real, "before": edit.old_sha256,
+            "written": None if edit.delete else sha256_text(edit.new_text),
+            "temp": None if edit.delete else str(temp_path(real, jid)),
+            "backup": str(backup_dir / f"{i:03d}-{Path(edit.path).name}") if exists else None,
+        })
+    return out
+
+
+@contextlib.contextmanager
+def _doing(op: str, path: str | Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise ApplyError(os_error_line(exc, op, path)) from None
+
+
+def _stage(plan: Plan, entries: list[dict[str, Any]], backup_dir: Path) -> dict[str, str | None]:
+    """Back up every old file (state dir), write every new one to a temp file beside its target."""
+    backups: dict[str, str | None] = {}
+    for edit, entry in zip(plan.edits, entries, strict=True):
+        if entry["backup"]:
+            with _doing("write its backup", entry["backup"]):
+                backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                copy_durably(Path(entry["real"]), Path(entry["backup"]))
+        backups[edit.path] = entry["backup"]
+        if entry["temp"]:
+            with _doing("write a temp file beside it", entry["real"]):
+                write_temp(
+                    Path(entry["real"]), edit.new_text, edit.mode, secret=edit.secret, tag=backup_dir.name,
+                    owner=None if edit.uid is None else (edit.uid, edit.gid),
+                )
+    if any(backups.values()):
+        with _doing("sync the backups", backup_dir):
+            fsync_path(backup_dir)
+    return backups
+
+
+def _replace(entry: dict[str, Any]) -> None:
+    with _doing("replace" if entry["temp"] else "delete", entry["real"]):
+        if entry["temp"] is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry["real"])
+        else:
+            os.replace(entry["temp"], entry["real"])
+        fsync_path(Path(entry["real"]).parent)
+
+
+def _roll_back(state: State, jid: str, did: int | None, entries: list[dict[str, Any]],
+               replaced: list[dict[str, Any]], exc: BaseException) -> BaseException:
+    """Undo what this apply replaced (only files still holding what it wrote); the error to raise."""
+    failed = ""
+    for entry in reversed(replaced):
+        if sha256_file(entry["real"]) != entry["written"]:
+            continue
+        try:
+            if entry["backup"]:
+                restore_from(entry["backup"], entry["real"])
+            else:
+                os.unlink(entry["real"])
+        except OSError as e:
+            failed = os_error_line(e, "restore", entry["real"], tail="its journal stays; run `portside recover`")
+    for entry in entries:
+        if entry["temp"]:
+            with contextlib.suppress(OSError):
+                os.unlink(entry["temp"])
+    if not failed:
+        if did is not None:
+            with contextlib.suppress(StateError):
+                state.set_decision_status(did, "rolled-back")
+        remove_journal(state.dir, jid)
+    if isinstance(exc, ApplyError):
+        return ApplyError(f"{exc}; {failed}") if failed else exc
+    if isinstance(exc, OSError):
+        return ApplyError(os_error_line(exc, "write", getattr(exc, "filename", None) or "the plan"))
+    return exc
 
 
 def render_diff_from_backups(plan: Plan, backups: dict[str, str | None]) -> str:
@@ -172,7 +305,10 @@ def _check_fresh(plan: Plan) -> None:
         if edit.path in seen:
             raise ApplyError(f"{edit.path}: the plan edits this file twice; merge the edits")
         seen.add(edit.path)
-        current = sha256_file(edit.path)
+        try:
+            current = sha256_file(edit.path)
+        except OSError as exc:
+            raise ApplyError(os_error_line(exc, "read", edit.path)) from None
         if current != edit.old_sha256:
             what = "was created" if edit.old_sha256 is None else (
                 "was removed" if current is None else "was changed"
@@ -180,165 +316,6 @@ def _check_fresh(plan: Plan) -> None:
             raise StaleFileError(
                 f"{edit.path}: {what} since portside read it; nothing was written — re-run to plan again"
             )
-
-
-def _write_all(
-    plan: Plan, state_dir: Path, before_write: Callable[[int, FileEdit], None] | None
-) -> tuple[dict[str, str | None], list[str]]:
-    """Stage every file, then rename them into place; all-or-nothing, even across a SIGKILL.
-
-    The journal is written before anything touches the disk and says which
-    phase we are in: while staging only temp files and backups exist (the
-    targets are untouched, recovery deletes the temps); from "commit" on, the
-    backups are complete and fsynced, so recovery restores every target.
-    `before_write(i, edit)` runs right before target i is replaced (tests inject faults there).
-    """
-    stamp = utcnow().strftime("%Y%m%dT%H%M%S.%fZ")
-    backup_dir = state_dir / "backups" / stamp
-    backups: dict[str, str | None] = {}
-    temps: list[tuple[FileEdit, Path | None]] = []
-    journal = state_dir / JOURNAL_NAME
-    planned = [str(_temp_path(Path(e.path))) for e in plan.edits]
-    phase = "staging"
-    _write_json_atomic(journal, {"phase": phase, "temps": planned, "backups": {}})
-    try:
-        # 1. stage: back up every old file, write every new one to a temp file beside it
-        for i, edit in enumerate(plan.edits):
-            target = Path(edit.path)
-            if target.exists():
-                backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-                b = backup_dir / f"{i:03d}-{target.name}"
-                shutil.copy2(target, b)
-                _fsync_path(b)
-                backups[edit.path] = str(b)
-            else:
-                backups[edit.path] = None
-            temps.append((edit, None if edit.delete else _write_temp(edit)))
-        if backups and any(backups.values()):
-            _fsync_path(backup_dir)
-        # 2. journal: from here on a crash is rolled back from the backups
-        phase = "commit"
-        _write_json_atomic(journal, {"phase": phase, "temps": planned, "backups": backups})
-        # 3. commit: renames are atomic one by one; the journal covers the window between them
-        for i, (edit, tmp) in enumerate(temps):
-            if before_write is not None:
-                before_write(i, edit)
-            if tmp is None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(edit.path)
-            else:
-                os.replace(tmp, edit.path)
-            _fsync_path(Path(edit.path).parent)
-        journal.unlink()
-        _fsync_path(state_dir)
-    except BaseException as exc:
-        for p in planned:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(p)
-        if phase == "commit":
-            _restore(backups)
-        with contextlib.suppress(FileNotFoundError):
-            journal.unlink()
-        if isinstance(exc, OSError):
-            raise ApplyError(f"{getattr(exc, 'filename', '') or 'write'}: {exc.strerror or exc}; nothing was changed") from None
-        raise
-    return backups, [e.path for e in plan.edits]
-
-
-def _temp_path(target: Path) -> Path:
-    return target.with_name(f".{target.name}.portside-{os.getpid()}.tmp")
-
-
-def _fsync_path(path: Path) -> None:
-    """fsync a file or a directory (a rename is durable once its directory is synced)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_temp(edit: FileEdit) -> Path:
-    target = Path(edit.path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    st = target.stat() if target.exists() else None
-    mode = edit.mode if edit.mode is not None else (st.st_mode & 0o7777 if st else 0o644)
-    if edit.secret and edit.mode is None:
-        mode = 0o600
-    tmp = _temp_path(target)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, edit.new_text.encode("utf-8"))
-        os.fsync(fd)
-        os.fchmod(fd, mode)
-        if edit.uid is not None:  # a container's documented user must read it (the plan strips this unless root)
-            os.fchown(fd, edit.uid, -1 if edit.gid is None else edit.gid)
-        elif st is not None:
-            with contextlib.suppress(PermissionError):
-                os.fchown(fd, st.st_uid, st.st_gid)
-    finally:
-        os.close(fd)
-    return tmp
-
-
-def _restore(backups: dict[str, str | None]) -> None:
-    for path, backup in backups.items():
-        if backup is None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-        else:
-            tmp = Path(path).with_name(f".{Path(path).name}.portside-restore.tmp")
-            shutil.copy2(backup, tmp)
-            _fsync_path(tmp)
-            os.replace(tmp, path)
-
-
-def recover(state_dir: Path) -> bool:
-    """Roll back an apply that was killed between its renames. True if it did."""
-    journal = state_dir / JOURNAL_NAME
-    if not journal.exists():
-        return False
-    try:
-        data = json.loads(journal.read_text(encoding="utf-8"))
-    except ValueError:  # torn journal: written atomically, so this is not ours to act on
-        data = {}
-    for p in data.get("temps", []):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(p)
-    if data.get("phase", "commit") == "commit":
-        _restore(data.get("backups", {}))
-    journal.unlink()
-    return True
-
-
-def _write_json_atomic(path: Path, data: object) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def _lock(state_dir: Path, timeout: float) -> Iterator[None]:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(state_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise ApplyError(
-                        f"{state_dir / LOCK_NAME}: another portside is applying a plan; try again when it is done"
-                    ) from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)
 
 
 # ------------------------------------------------------------------ docker actions

@@ -337,6 +337,7 @@ class Decision(Frozen):
     hashes: dict[str, str | None] = Field(default_factory=dict)  # path -> sha256 after apply
     actions: list[str] = Field(default_factory=list)  # docker actions run, with their outcome
     undone_by: int | None = None
+    status: str = "applied"  # pending (write-ahead, files being replaced) / applied / rolled-back
 
 
 # --------------------------------------------------------------------- integrations

@@ -14,7 +14,8 @@ from pathlib import Path
 from portside.app.compose_edit import port_text
 from portside.app.config import Config
 from portside.app.errors import ApplyError, PortsideError
-from portside.app.executor import ApplyResult, apply_plan, sha256_file
+from portside.app.executor import ApplyResult, LinkPolicy, apply_plan, sha256_file
+from portside.app.fileops import stack_roots
 from portside.app.models import Conflict, Decision, FileEdit, Plan, PortMove, Severity, Snapshot
 from portside.app.ports.remap import RemapContext, registry_updates
 from portside.app.state import State
@@ -34,11 +35,20 @@ def error_conflicts(conflicts: list[Conflict]) -> list[Conflict]:
     return [c for c in conflicts if c.severity is Severity.ERROR]
 
 
-def apply_remap(plan: Plan, state: State, config: Config, *, run_actions: bool = True) -> ApplyResult:
-    """Apply a remap plan; the registry follows in the same transaction; the text log is appended."""
+def link_policy(config: Config) -> LinkPolicy:
+    return LinkPolicy(roots=stack_roots(list(config.stacks)), allow_outside=config.symlinks_outside_stacks == "allow")
+
+
+def apply_remap(plan: Plan, state: State, config: Config, *, run_actions: bool = True,
+                undo_of: int | None = None) -> ApplyResult:
+    """Apply a remap plan; the registry follows in the same transaction; the text log is appended.
+
+    `undo_of`: the plan undoes that decision; the registry goes back to what it was before it.
+    """
     from portside.app.events import PORT_REMAPPED, record_event
 
-    result = apply_plan(plan, state, run_actions=run_actions, registry=registry_updates(plan))
+    result = apply_plan(plan, state, run_actions=run_actions, links=link_policy(config),
+                        registry=None if undo_of is not None else registry_updates(plan), undo_of=undo_of)
     if config.decisions_log:
         append_decisions_log(Path(config.decisions_log).expanduser(), result.decision)
     for move in plan.moves:
@@ -84,6 +94,9 @@ def plan_undo(decision: Decision) -> Plan:
     """Restore the files of `decision` from its backups; refuses if they changed since."""
     if decision.undone_by is not None:
         raise PortsideError(f"decision {decision.id} was already undone by decision {decision.undone_by}")
+    if decision.status != "applied":
+        hint = "run `portside recover` first" if decision.status == "pending" else "it changed no file"
+        raise PortsideError(f"decision {decision.id} is {decision.status}, not applied; {hint}")
     edits: list[FileEdit] = []
     for path in decision.files:
         now = sha256_file(path)
@@ -117,7 +130,5 @@ def undo(state: State, config: Config, decision_id: int) -> ApplyResult:
     if decision is None:
         raise PortsideError(f"no decision {decision_id}; see `portside decisions`")
     plan = plan_undo(decision)
-    result = apply_remap(plan, state, config, run_actions=False)
-    state.mark_undone(decision_id, result.decision.id or 0)
-    return result
+    return apply_remap(plan, state, config, run_actions=False, undo_of=decision_id)
 

@@ -68,6 +68,14 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # status: pending (written ahead of the files) / applied / rolled-back; journal: the id of the
+    # apply journal that wrote it; registry_before: JSON, key -> the registry row before it (null: none).
+    # (No SQL comments in ALTER TABLE: SQLite splices the column text into the stored CREATE.)
+    """
+    ALTER TABLE decisions ADD COLUMN status TEXT NOT NULL DEFAULT 'applied';
+    ALTER TABLE decisions ADD COLUMN journal TEXT;
+    ALTER TABLE decisions ADD COLUMN registry_before TEXT;
+    """,
 ]
 
 
@@ -92,17 +100,17 @@ class State:
                 os.close(fd)
             os.chmod(self.path, 0o600)
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self._migrate()
+            for suffix in ("-wal", "-shm"):
+                side = Path(str(self.path) + suffix)
+                if side.exists():
+                    os.chmod(side, 0o600)
         except (OSError, sqlite3.Error) as exc:
-            raise StateError(f"{self.path}: cannot open the state store ({exc})") from None
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        self._migrate()
-        for suffix in ("-wal", "-shm"):
-            side = Path(str(self.path) + suffix)
-            if side.exists():
-                os.chmod(side, 0o600)
+            raise StateError(f"{self.path}: cannot open the state store ({_why(exc)})") from None
 
     # ----------------------------------------------------------------- plumbing
 
@@ -126,6 +134,15 @@ class State:
             raise
         else:
             self.db.execute("COMMIT")
+
+    @contextmanager
+    def writing(self, what: str) -> Iterator[sqlite3.Connection]:
+        """`tx()` whose SQLite errors (disk full, read-only) become one StateError line."""
+        try:
+            with self.tx() as c:
+                yield c
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.path}: cannot {what} ({_why(exc)})") from None
 
     @property
     def schema_version(self) -> int:
@@ -202,34 +219,77 @@ class State:
         decision: Decision,
         *,
         assignments: dict[str, PortMove] | None = None,
+        status: str = "applied",
+        journal: str | None = None,
     ) -> int:
-        """Store a decision; the registry and port history update in the same transaction.
+        """Store a decision; with status "applied" the registry and port history update in the same
+        transaction. A "pending" decision is finished later by `finish_decision`.
 
         `assignments` maps registry keys (see `app.models.registry_key`) to the move.
         """
-        with self.tx() as c:
+        with self.writing("record the decision") as c:
             cur = c.execute(
-                "INSERT INTO decisions(at, actor, kind, title, reason, body) VALUES(?,?,?,?,?,?)",
-                (
-                    decision.at.isoformat(),
-                    decision.actor,
-                    decision.kind,
-                    decision.title,
-                    decision.reason,
-                    decision.model_dump_json(),
-                ),
+                "INSERT INTO decisions(at, actor, kind, title, reason, body, status, journal)"
+                " VALUES(?,?,?,?,?,?,?,?)",
+                (decision.at.isoformat(), decision.actor, decision.kind, decision.title, decision.reason,
+                 decision.model_dump_json(exclude={"status"}), status, journal),
             )
             did = int(cur.lastrowid or 0)
-            for key, move in (assignments or {}).items():
-                self.set_assignment(
-                    key,
-                    move.new_port,
-                    port_end=move.new_port_end,
-                    protocol=move.protocol.value,
-                    decision_id=did,
-                    db=c,
-                )
+            if status == "applied":
+                self._assign(c, did, assignments or {})
             return did
+
+    def finish_decision(
+        self, decision_id: int, *, assignments: dict[str, PortMove] | None = None, undo_of: int | None = None,
+        body: Decision | None = None,
+    ) -> None:
+        """Mark a pending decision applied; the registry follows in the same transaction.
+
+        `undo_of`: the decision this one undoes; its registry rows and port history go back to
+        what they were before it, and it is marked undone.
+        """
+        with self.writing("mark the decision applied") as c:
+            c.execute("UPDATE decisions SET status='applied' WHERE id=?", (decision_id,))
+            if body is not None:
+                c.execute("UPDATE decisions SET body=? WHERE id=?",
+                          (body.model_dump_json(exclude={"id", "status"}), decision_id))
+            if undo_of is not None:
+                self._restore_registry(c, undo_of)
+                row = c.execute("SELECT body FROM decisions WHERE id=?", (undo_of,)).fetchone()
+                if row is not None:
+                    d = Decision.model_validate_json(row["body"]).model_copy(update={"undone_by": decision_id})
+                    c.execute("UPDATE decisions SET body=? WHERE id=?",
+                              (d.model_dump_json(exclude={"status"}), undo_of))
+            self._assign(c, decision_id, assignments or {})
+
+    def set_decision_status(self, decision_id: int | None = None, status: str = "rolled-back", *,
+                            journal: str | None = None) -> None:
+        """Set the status of a decision (by id, or the pending one a journal wrote)."""
+        with self.writing("update the decision") as c:
+            if decision_id is not None:
+                c.execute("UPDATE decisions SET status=? WHERE id=?", (status, decision_id))
+            elif journal is not None:
+                c.execute("UPDATE decisions SET status=? WHERE journal=? AND status='pending'", (status, journal))
+
+    def _assign(self, c: sqlite3.Connection, did: int, assignments: dict[str, PortMove]) -> None:
+        before: dict[str, Any] = {}
+        for key in assignments:
+            row = c.execute("SELECT * FROM registry WHERE key=?", (key,)).fetchone()
+            before[key] = dict(row) if row else None
+        c.execute("UPDATE decisions SET registry_before=? WHERE id=?", (json.dumps(before), did))
+        for key, move in assignments.items():
+            self.set_assignment(key, move.new_port, port_end=move.new_port_end, protocol=move.protocol.value,
+                                decision_id=did, db=c)
+
+    def _restore_registry(self, c: sqlite3.Connection, did: int) -> None:
+        row = c.execute("SELECT registry_before FROM decisions WHERE id=?", (did,)).fetchone()
+        before: dict[str, Any] = json.loads(row["registry_before"]) if row and row["registry_before"] else {}
+        for key, old in before.items():
+            c.execute("DELETE FROM registry WHERE key=?", (key,))
+            if old is not None:
+                cols = ", ".join(old)
+                c.execute(f"INSERT INTO registry({cols}) VALUES({', '.join('?' * len(old))})", tuple(old.values()))
+        c.execute("DELETE FROM port_history WHERE decision_id=?", (did,))
 
     def mark_undone(self, decision_id: int, by: int) -> None:
         with self.tx() as c:
@@ -237,22 +297,20 @@ class State:
             if row is None:
                 return
             d = Decision.model_validate_json(row["body"]).model_copy(update={"undone_by": by})
-            c.execute("UPDATE decisions SET body=? WHERE id=?", (d.model_dump_json(), decision_id))
+            c.execute("UPDATE decisions SET body=? WHERE id=?", (d.model_dump_json(exclude={"status"}), decision_id))
 
     def decisions(self, limit: int | None = None) -> list[Decision]:
-        sql = "SELECT id, body FROM decisions ORDER BY id DESC"
+        sql = "SELECT id, body, status FROM decisions ORDER BY id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
         out = []
         for row in self.db.execute(sql).fetchall():
-            out.append(Decision.model_validate_json(row["body"]).model_copy(update={"id": row["id"]}))
+            out.append(_decision(row))
         return out
 
     def decision(self, decision_id: int) -> Decision | None:
-        row = self.db.execute("SELECT id, body FROM decisions WHERE id=?", (decision_id,)).fetchone()
-        if row is None:
-            return None
-        return Decision.model_validate_json(row["body"]).model_copy(update={"id": row["id"]})
+        row = self.db.execute("SELECT id, body, status FROM decisions WHERE id=?", (decision_id,)).fetchone()
+        return None if row is None else _decision(row)
 
     # ------------------------------------------------------------- integrations
 
@@ -350,6 +408,21 @@ class State:
     def events(self, limit: int = 200) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [{"id": r["id"], "at": r["at"], "kind": r["kind"], **json.loads(r["body"])} for r in rows]
+
+
+def _decision(row: sqlite3.Row) -> Decision:
+    d = Decision.model_validate_json(row["body"])
+    return d.model_copy(update={"id": row["id"], "status": row["status"]})
+
+
+def _why(exc: BaseException) -> str:
+    """The cause and what to do about it, in a few words."""
+    text = str(exc)
+    if "disk is full" in text or getattr(exc, "errno", None) == 28:
+        return f"{text}: free space on the disk that holds the state directory, or set PORTSIDE_STATE_DIR"
+    if "readonly" in text or "read-only" in text or getattr(exc, "errno", None) in (13, 30):
+        return f"{text}: make the state directory writable, or set PORTSIDE_STATE_DIR"
+    return text
 
 
 def _statements(script: str) -> list[str]:

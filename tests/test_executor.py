@@ -13,7 +13,8 @@ import pytest
 
 from portside.app.config import Config
 from portside.app.errors import ApplyError, StaleFileError
-from portside.app.executor import apply_plan, recover, sha256_text
+from portside.app.executor import apply_plan, sha256_text
+from portside.app.journal import journals, recover
 from portside.app.models import FileEdit, Plan, PortMove
 from portside.app.remapping import apply_remap, undo
 from portside.app.state import State
@@ -78,10 +79,10 @@ def test_failure_on_second_of_three_writes_restores_all(tmp_path):
     with State(tmp_path / "state") as state:
         with pytest.raises(ApplyError) as e:
             apply_plan(plan, state, _before_write=boom)
-        assert "nothing was changed" in str(e.value)
-        assert state.decisions() == [] and state.registry() == []
+        assert "nothing was changed" in str(e.value) and str(files[1]) in str(e.value)
+        assert [d.status for d in state.decisions()] == ["rolled-back"] and state.registry() == []
     assert texts(files) == ["old 0\n", "old 1\n", "old 2\n"]
-    assert not leftovers(tmp_path) and not (tmp_path / "state" / "apply.journal").exists()
+    assert not leftovers(tmp_path) and not journals(tmp_path / "state")
 
 
 KILLER = textwrap.dedent("""
@@ -98,7 +99,7 @@ KILLER = textwrap.dedent("""
 """)
 
 
-def test_sigkill_mid_apply_leaves_whole_files_and_next_apply_recovers(tmp_path):
+def test_sigkill_mid_apply_leaves_whole_files_and_recovery_finishes_it(tmp_path):
     files, plan = three(tmp_path)
     (tmp_path / "plan.json").write_text(plan.model_dump_json())
     (tmp_path / "kill.py").write_text(KILLER.format(root=str(ROOT)))
@@ -108,25 +109,32 @@ def test_sigkill_mid_apply_leaves_whole_files_and_next_apply_recovers(tmp_path):
     assert proc.returncode == -9
     # killed between the first and the second rename: every file is whole, old or new
     assert texts(files) == ["new 0\n", "old 1\n", "old 2\n"]
-    assert (state_dir / "apply.journal").exists()
-    # the next apply rolls the half-applied plan back first, then applies its own
+    assert len(journals(state_dir)) == 1
     with State(state_dir) as state:
-        r = apply_plan(plan, state)
+        assert [d.status for d in state.decisions()] == ["pending"]  # written ahead of the first rename
+        # recovery finishes the apply the journal describes; the plan is then stale, so it is refused
+        assert "finished interrupted decision 1" in recover(state)[0]
         assert texts(files) == ["new 0\n", "new 1\n", "new 2\n"]
-        assert len(state.decisions()) == 1 and r.decision.id == 1
-    assert not leftovers(tmp_path)
-    assert recover(state_dir) is False
+        assert [d.status for d in state.decisions()] == ["applied"]
+        with pytest.raises(StaleFileError):
+            apply_plan(plan, state)
+        assert recover(state) == []
+    assert not leftovers(tmp_path) and not journals(state_dir)
 
 
 def test_undo_restores_and_refuses_when_changed_since(tmp_path):
     files, plan = three(tmp_path)
     cfg = Config()
     with State(tmp_path / "state") as state:
+        state.set_assignment("p/s/90/tcp", 8300)  # another service's row: untouched by the undo
+        before, history = state.registry(), state.port_history()
         r = apply_remap(plan, state, cfg)
+        assert [x["port"] for x in state.registry()] == [8100, 8300]
         u = undo(state, cfg, r.decision.id)
         assert texts(files) == ["old 0\n", "old 1\n", "old 2\n"]
         assert state.decision(r.decision.id).undone_by == u.decision.id
-        assert state.registry()[0]["port"] == 8080  # the registry follows the undo
+        # the registry and port history are what they were before the decision (not "pinned" at 8080)
+        assert state.registry() == before and state.port_history() == history
         r2 = apply_remap(three(tmp_path)[1], state, cfg)
         files[2].write_text("hand edit\n")
         with pytest.raises(ApplyError) as e:

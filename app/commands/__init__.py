@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "integrate": ("integrate", "write the config that wires an integration (email, mqtt, ...) into a stack"),
     "integrations": ("integrations", "list applied integrations with their status; hand-edited files show as drifted"),
     "ports": ("ports", "list every port binding: containers, swarm, compose files, host processes, registry"),
+    "recover": ("recover", "finish or roll back applies that were interrupted (list with --list)"),
     "remap": ("remap", "move conflicting compose ports to free ones (diff first; --yes applies)"),
     "undo": ("undo", "restore the files of a decision (refused if they changed since)"),
     "verify": ("verify", "check an integration against the real service (send a test mail, connect to the broker)"),

@@ -30,7 +30,8 @@ def summary(d: Decision) -> str:
         for m in d.moves
     )
     undone = f"  [undone by #{d.undone_by}]" if d.undone_by else ""
-    return f"#{d.id}  {d.at:%Y-%m-%d %H:%M:%S}  {d.actor}  {d.kind}: {moves or d.title}{undone}"
+    status = "" if d.status == "applied" else f"  [{d.status}]"
+    return f"#{d.id}  {d.at:%Y-%m-%d %H:%M:%S}  {d.actor}  {d.kind}: {moves or d.title}{undone}{status}"
 
 
 def run(ctx: Ctx) -> int:

@@ -92,10 +92,15 @@ def _plan_json(plan: Plan, diff: str) -> dict[str, Any]:
             "files": [e.path for e in plan.edits], "warnings": plan.warnings, "diff": diff}
 
 
-def remap(ctx: Ctx, *, apply: bool) -> tuple[int, str, dict[str, Any]]:
+def remap(ctx: Ctx, *, apply: bool, confirm: Callable[[Ctx], bool] | None = None) -> tuple[int, str, dict[str, Any]]:
+    """Plan, show, and (with `apply`) apply. `confirm`: ask after showing the plan; the plan it
+    showed is the one applied (refused if a file changed meanwhile), never a new one."""
+    from portside.app.commands.recover import recover_first
     from portside.app.executor import render_diff
     from portside.app.remapping import apply_remap, error_conflicts
 
+    if apply and not ctx.dry_run:
+        recover_first(ctx)
     snap, conflicts = _world(ctx)
     scope = _scope(ctx, snap)
     errors = [c for c in error_conflicts(conflicts) if _in_scope(c, scope)]
@@ -116,10 +121,16 @@ def remap(ctx: Ctx, *, apply: bool) -> tuple[int, str, dict[str, Any]]:
         lines.append("\ndry run: nothing was written" if ctx.dry_run else "\nnot applied: re-run with --yes")
         data["remaining_errors"] = len(errors)
         return (Exit.PROBLEMS if errors else Exit.OK), "\n".join(lines), data
+    if confirm is not None:
+        ctx.emit("\n".join(lines), data)
+        lines = []
+        if not confirm(ctx):
+            data["remaining_errors"] = len(errors)
+            return (Exit.PROBLEMS if errors else Exit.OK), "not applied", data
     result = apply_remap(plan, ctx.state, ctx.config, run_actions=True)
     d = result.decision
     data["applied"], data["decision"] = True, d.model_dump(mode="json")
-    lines.append(f"\napplied as decision {d.id} (undo: portside undo {d.id}); backups in "
+    lines.append(f"{'' if confirm else chr(10)}applied as decision {d.id} (undo: portside undo {d.id}); backups in "
                  f"{', '.join(b for b in d.backups.values() if b) or '-'}")
     for action, ok, msg in result.action_results:
         lines.append(f"{'recreated' if ok else 'recreate FAILED'}: {' '.join(action.services)} ({msg})")
@@ -145,15 +156,9 @@ def _confirm(ctx: Ctx) -> bool:
 
 
 def run(ctx: Ctx) -> int:
-    if getattr(ctx.args, "yes", False) or ctx.dry_run or ctx.json or not sys.stdin.isatty():
-        code, text, data = remap(ctx, apply=bool(getattr(ctx.args, "yes", False)))
-    else:  # interactive: show the plan, ask, then apply the same plan
-        code, text, data = remap(ctx, apply=False)
-        ctx.emit(text, data)
-        if data["plan"]["files"] and _confirm(ctx):
-            code, text, data = remap(ctx, apply=True)
-        else:
-            return code
+    yes = bool(getattr(ctx.args, "yes", False))
+    interactive = not (yes or ctx.dry_run or ctx.json) and sys.stdin.isatty()
+    code, text, data = remap(ctx, apply=yes or interactive, confirm=_confirm if interactive else None)
     ctx.emit(text, data)
     return code
 

@@ -21,10 +21,13 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 
 def run(ctx: Ctx) -> int:
+    from portside.app.commands.recover import recover_first
     from portside.app.errors import PortsideError
     from portside.app.executor import render_diff
     from portside.app.remapping import plan_undo, undo
 
+    if not ctx.dry_run:
+        recover_first(ctx)
     decision = ctx.state.decision(ctx.args.id)
     if decision is None:
         raise PortsideError(f"no decision {ctx.args.id}; `portside decisions` lists them")
