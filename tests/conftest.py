@@ -447,11 +447,16 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[Any]]]:
 
     yield start
     for proc, out in started:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        end_process(proc)
         out.close()
+
+
+def end_process(proc: subprocess.Popen[Any]) -> None:
+    """End a process this suite started, by its PID: terminate, then kill after 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from portside.integrators.proxy_gen import Site, TlsMode, dump_yaml, traefik_dynamic, traefik_static
-from tests.conftest import _missing, free_port
+from tests.conftest import _missing, end_process, free_port
 
 pytestmark = pytest.mark.docker
 
@@ -59,12 +59,7 @@ def running_traefik(tmp: Path, static: dict[str, Any]) -> Iterator[subprocess.Po
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        end_process(proc)
         log.close()
 
 
